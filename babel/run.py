@@ -1,0 +1,261 @@
+"""The runtime: a verified plan, run step by step in a sandbox, gives a trace.
+
+The host keeps the slots; every step that touches the workspace is sent, with its
+operands resolved to plain values, to the executor inside the sandbox
+(sandbox/executor.py), which performs it and answers with a status. Each step ends
+ok or failed with a failure kind the control loop can steer by, its output bounded
+and its time measured; the run stops at the first failed step. Events stream to a
+callback as they happen (run_start, step, run_end) so the CLI can show progress and
+the trace store can keep them.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from babel.diagnostics import Diagnostic
+from babel.isa import load_isa
+from babel.plan import Plan, SlotRef, Step, Value, to_json
+from babel.policy import Policy, resolve
+from babel.values import as_lines, as_paths, as_text, preview
+
+EventSink = Callable[[dict[str, Any]], None]
+
+
+class StepSandbox:
+    """What the runtime needs of a sandbox: one request in, one response out."""
+
+    def call(self, request: dict[str, Any]) -> dict[str, Any]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class StepResult:
+    id: str
+    op: str
+    status: str  # "ok" or "failed"
+    failure: str | None
+    message: str | None
+    output: str  # a bounded preview of the value as text
+    truncated: bool
+    bytes: int
+    duration_ms: float
+    detail: dict[str, Any] = field(default_factory=dict)  # exit code, stderr tail, ...
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_event(self) -> dict[str, Any]:
+        return {"event": "step", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    status: str  # "ok", "failed" or "rejected"
+    steps: tuple[StepResult, ...]
+    result: str | None
+    diagnostics: tuple[Diagnostic, ...]
+    duration_ms: float
+    slots: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def failed_step(self) -> StepResult | None:
+        return next((s for s in self.steps if not s.ok), None)
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+class StepFailure(Exception):
+    """Raised inside the runtime when a step cannot even be sent; becomes a failed status."""
+
+    def __init__(self, failure: str, message: str) -> None:
+        super().__init__(message)
+        self.failure = failure
+        self.message = message
+
+
+def _resolve(value: Value, slots: dict[str, Any]) -> Any:
+    if isinstance(value, SlotRef):
+        if value.name not in slots:
+            raise StepFailure("invalid_output", f"${value.name} has no value (was its step skipped?)")
+        return slots[value.name]
+    if isinstance(value, list):
+        return [as_text(_resolve(item, slots)) if isinstance(item, SlotRef) else item for item in value]
+    return value
+
+
+def _path(policy: Policy, raw: Any, access: str) -> str:
+    path = as_text(raw).strip()
+    verdict = resolve(policy, path, access)
+    if verdict.relative is None:
+        raise StepFailure("permission_denied", verdict.message or "path refused")
+    return verdict.relative
+
+
+def build_request(step: Step, slots: dict[str, Any], policy: Policy) -> dict[str, Any] | None:
+    """The executor request for a step, or None when the host performs it (write to a slot)."""
+    args = {name: _resolve(value, slots) for name, value in step.args.items()}
+    limits = {"timeout": float(policy.budgets.step_timeout), "max_output": policy.budgets.output_bytes}
+    if step.op == "read":
+        return {"op": "read", "args": {"path": _path(policy, args["path"], "read"), "encoding": args.get("encoding", "utf-8")}, **limits}
+    if step.op == "write":
+        if "path" not in args:
+            return None
+        return {"op": "write", "args": {"path": _path(policy, args["path"], "write"), "content": as_text(args["value"]),
+                                        "append": bool(args.get("append", False))}, **limits}
+    if step.op == "grep":
+        flags = {key: bool(args.get(key, False)) for key in ("ignore_case", "fixed", "invert")}
+        # extraction happens on the host, so the executor must not fail an empty result on its own
+        grep_args: dict[str, Any] = {"pattern": as_text(args["pattern"]), **flags, "allow_empty": True}
+        if "in" in args:
+            grep_args["input"] = as_lines(args["in"])
+        else:
+            paths = as_paths(args["paths"]) if "paths" in args else ["."]
+            grep_args["paths"] = [_path(policy, p, "read") for p in paths]
+        return {"op": "grep", "args": grep_args, **limits}
+    if step.op == "exec":
+        timeout = args.get("timeout")
+        if isinstance(timeout, int) and not isinstance(timeout, bool):
+            limits["timeout"] = float(min(timeout, policy.budgets.step_timeout))
+        exec_args: dict[str, Any] = {"cmd": as_text(args["cmd"]) if "cmd" in args else None,
+                                     "argv": as_lines(args["argv"]) if "argv" in args else None,
+                                     "stdin": as_text(args["stdin"]) if "stdin" in args else None}
+        return {"op": "exec", "args": exec_args, **limits}
+    raise StepFailure("invalid_output", f"the runtime cannot run opcode {step.op!r}")
+
+
+def _grep_post(step: Step, args: dict[str, Any], value: Any) -> Any:
+    """grep's `extract` and `allow_empty`, applied on the host to what the executor matched."""
+    items = value if isinstance(value, list) else []
+    if args.get("extract") and not args.get("invert"):
+        flags = re.IGNORECASE if args.get("ignore_case") else 0
+        pattern = re.escape(as_text(args["pattern"])) if args.get("fixed") else as_text(args["pattern"])
+        regex = re.compile(pattern, flags)
+        extracted: list[Any] = []
+        for item in items:
+            text = item["text"] if isinstance(item, dict) else item
+            for match in regex.finditer(text):
+                part = match.group(1) if regex.groups and match.group(1) is not None else match.group(0)
+                extracted.append({**item, "text": part} if isinstance(item, dict) else part)
+        items = extracted
+    if not items and not args.get("allow_empty"):
+        where = "the input" if "in" in args else "the files searched"
+        raise StepFailure("empty_match", f"no line of {where} matches {as_text(args['pattern'])!r}")
+    return items
+
+
+def run_step(step: Step, slots: dict[str, Any], policy: Policy, sandbox: StepSandbox) -> tuple[StepResult, Any]:
+    started = time.perf_counter()
+    value: Any = None
+    failure = message = None
+    detail: dict[str, Any] = {}
+    try:
+        request = build_request(step, slots, policy)
+        if request is None:  # write to a slot: nothing leaves the host
+            value = as_text(_resolve(step.args["value"], slots))
+        else:
+            response = sandbox.call(request)
+            value = response.get("value")
+            if step.op == "exec" and isinstance(value, dict):
+                detail = {"exit_code": value.get("exit_code"), "stderr": as_text(value.get("stderr"))[-2000:]}
+                value = value.get("stdout", "")
+            if response.get("status") != "ok":
+                failure = response.get("failure") or "sandbox_error"
+                message = response.get("message") or failure
+                if response.get("truncated"):
+                    detail["truncated"] = True
+            elif step.op == "grep":
+                value = _grep_post(step, {k: _resolve(v, slots) for k, v in step.args.items()}, value)
+            elif step.op == "write":
+                value = as_text(_resolve(step.args["value"], slots))
+    except StepFailure as error:
+        failure, message = error.failure, error.message
+    except (KeyError, TypeError, re.error) as error:
+        failure, message = "invalid_output", f"cannot run this step: {error}"
+    limit = policy.budgets.trace_output_bytes
+    shown, cut, size = preview(value, limit)
+    result = StepResult(
+        id=step.id, op=step.op, status="failed" if failure else "ok", failure=failure, message=message,
+        output=shown, truncated=cut or bool(detail.get("truncated")), bytes=size,
+        duration_ms=round((time.perf_counter() - started) * 1000, 3), detail=detail,
+    )
+    return result, value
+
+
+def run_plan(
+    plan: Plan,
+    sandbox: StepSandbox,
+    policy: Policy | None = None,
+    *,
+    on_event: EventSink | None = None,
+    run_id: str | None = None,
+    meta: dict[str, Any] | None = None,
+    slots: dict[str, Any] | None = None,
+    start_at: int = 0,
+) -> RunResult:
+    """Run the plan's steps in order from `start_at`, stopping at the first failure.
+
+    `slots` carries the values of steps already run (a resumed run keeps them).
+    """
+    policy = policy or Policy()
+    run_id = run_id or new_run_id()
+    emit = on_event or (lambda event: None)
+    slots = dict(slots or {})
+    started = time.perf_counter()
+    emit({"event": "run_start", "run_id": run_id, "time": datetime.now(timezone.utc).isoformat(),
+          "plan": to_json(plan), "policy": policy.to_json(), **(meta or {})})
+    results: list[StepResult] = []
+    for step in plan.steps[start_at:]:
+        if time.perf_counter() - started > policy.budgets.run_timeout:
+            result = StepResult(step.id, step.op, "failed", "timeout", f"the run passed its budget of {policy.budgets.run_timeout:g} s",
+                                "", False, 0, 0.0)
+            value = None
+        else:
+            result, value = run_step(step, slots, policy, sandbox)
+        results.append(result)
+        emit(result.to_event())
+        if not result.ok:
+            break
+        if step.out:
+            slots[step.out] = value
+        slots[f"#{step.id}"] = value  # every step's value, for the plan's result and for resuming
+    status = "ok" if results and all(r.ok for r in results) and len(results) == len(plan.steps) - start_at else "failed"
+    result_text = None
+    if status == "ok" and plan.steps:
+        slot = plan.result
+        value = slots.get(slot) if slot else slots.get(f"#{plan.steps[-1].id}")
+        result_text = as_text(value)
+    duration = round((time.perf_counter() - started) * 1000, 3)
+    skipped = [s.id for s in plan.steps[start_at + len(results):]]
+    emit({"event": "run_end", "run_id": run_id, "status": status, "result": result_text,
+          "steps_ok": sum(r.ok for r in results), "steps_failed": sum(not r.ok for r in results),
+          "skipped": skipped, "duration_ms": duration})
+    return RunResult(run_id, status, tuple(results), result_text, (), duration, slots)
+
+
+def rejected(plan: Plan | None, diagnostics: list[Diagnostic], *, on_event: EventSink | None = None,
+             run_id: str | None = None, meta: dict[str, Any] | None = None) -> RunResult:
+    """The run that did not happen because the verifier refused the plan; it is traced too."""
+    run_id = run_id or new_run_id()
+    emit = on_event or (lambda event: None)
+    emit({"event": "run_start", "run_id": run_id, "time": datetime.now(timezone.utc).isoformat(),
+          "plan": to_json(plan) if plan else None, **(meta or {})})
+    emit({"event": "run_end", "run_id": run_id, "status": "rejected", "result": None, "steps_ok": 0, "steps_failed": 0,
+          "diagnostics": [d.to_json() for d in diagnostics], "duration_ms": 0.0})
+    return RunResult(run_id, "rejected", (), None, tuple(diagnostics), 0.0)
+
+
+def implemented_ops() -> set[str]:
+    return {op.name for op in load_isa().implemented()}
