@@ -12,17 +12,18 @@ import dataclasses
 import json
 import os
 import sys
+from collections.abc import Callable
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Optional
+from typing import Any, NoReturn
 
 import typer
 
 from babel import __version__
-from babel.diagnostics import Diagnostic, errors
-from babel.plan import Plan, ParseResult, parse_plan, to_json, to_text
+from babel.diagnostics import errors
+from babel.plan import ParseResult, Plan, parse_plan, to_json, to_text
 from babel.policy import Policy, PolicyError, load_policy, replace_budgets
-from babel.render import show_diagnostics, show_plan, show_policy, show_result, show_step_event, show_trace, stderr_console
+from babel.render import show_diagnostics, show_plan, show_policy, show_step_event, show_trace, stderr_console
 from babel.run import RunResult, new_run_id, rejected, run_plan
 from babel.trace import TraceStore, read_events
 from babel.verify import verify
@@ -79,11 +80,11 @@ def load_plan(path: str) -> tuple[ParseResult, str]:
 
 
 def make_policy(
-    policy_file: Optional[Path],
+    policy_file: Path | None,
     allow_write: list[str],
     allow_exec: list[str],
-    workspace: Optional[str],
-    timeout: Optional[float] = None,
+    workspace: str | None,
+    timeout: float | None = None,
 ) -> Policy:
     policy = Policy()
     if policy_file is not None:
@@ -120,6 +121,8 @@ WriteOpt = typer.Option([], "--allow-write", "-w", help="Grant writes under this
 ExecOpt = typer.Option([], "--allow-exec", help="Add a program to the exec allow-list (repeatable).")
 MountOpt = typer.Option(None, "--workspace", help="Where the workspace is mounted in the sandbox (default /workspace).")
 JsonOpt = typer.Option(False, "--json", help="Machine-readable output on stdout.")
+ModelOpt = typer.Option(None, "--model", "-m", help="Model: an embedded name (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b), a GGUF path, or an endpoint's model name.")
+KOpt = typer.Option(None, "-k", help="How many candidate plans to compile (default 3).")
 
 
 @app.callback(invoke_without_command=True)
@@ -132,10 +135,10 @@ def main(version: bool = typer.Option(False, "--version", help="Print the versio
 @app.command("verify")
 def verify_cmd(
     plan_path: str = typer.Argument(..., metavar="PLAN", help="A plan file (text or JSON form), or - for stdin."),
-    policy_file: Optional[Path] = PolicyOpt,
+    policy_file: Path | None = PolicyOpt,
     allow_write: list[str] = WriteOpt,
     allow_exec: list[str] = ExecOpt,
-    workspace: Optional[str] = MountOpt,
+    workspace: str | None = MountOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Check a plan statically: syntax, operands, data flow, types, permissions, budgets."""
@@ -173,26 +176,16 @@ def fmt_cmd(
     print(json.dumps(to_json(plan), indent=2, ensure_ascii=False) if to == "json" else to_text(plan), end="" if to == "text" else "\n")
 
 
-def open_sandbox(root: Path, policy: Policy) -> Any:
-    from babel.sandbox import DockerSandbox, SandboxError
+def run_traced(plan: Plan, root: Path, policy: Policy, as_json: bool, meta: dict[str, Any], repair: bool, model: str | None = None) -> RunResult:
+    """Run a verified plan (staged if it writes), streaming events to the trace and the screen."""
+    from babel.pipeline import execute_plan
 
-    try:
-        box = DockerSandbox(root, mount_at=policy.workspace, writable=bool(policy.write), progress=lambda msg: console.print(f"[dim]{msg}[/dim]"))
-        box.start()
-    except SandboxError as error:
-        fail(str(error), Exit.NO_SANDBOX)
-    return box
+    controller = None
+    if repair:
+        from babel.control import Controller, RepairMemory
 
-
-def execute(
-    plan: Plan,
-    root: Path,
-    policy: Policy,
-    as_json: bool,
-    meta: dict[str, Any],
-    runner: Optional[Callable[..., RunResult]] = None,
-) -> RunResult:
-    """Run a verified plan in a fresh sandbox, streaming events to the trace and the screen."""
+        _, client = open_model(model, root)
+        controller = Controller(client, policy, memory=RepairMemory())
     run_id = new_run_id()
     writer = TraceStore().writer(run_id)
 
@@ -202,16 +195,21 @@ def execute(
             print(json.dumps(event, ensure_ascii=False, default=str), flush=True)
         elif event.get("event") == "step":
             show_step_event(console, event, plan)
+        elif event.get("event") == "repair":
+            console.print(f"[cyan]repair[/cyan] {event['step']}: {event.get('outcome')} {escape_markup(str(event.get('new') or ''))}")
+        elif event.get("event") == "discard":
+            console.print("[dim]the run did not complete: the workspace is unchanged[/dim]")
 
-    box = open_sandbox(root, policy)
     try:
-        run = runner or run_plan
-        return run(plan, box, policy, on_event=on_event, run_id=run_id, meta={"root": str(root), **meta})
+        result = execute_plan(plan, root, policy, sandbox_factory(policy.workspace), on_event=on_event, run_id=run_id,
+                              meta={"root": str(root), **meta}, on_failure=controller)
+        if controller is not None:
+            controller.settle_all(result.ok)
+        return result
     except KeyboardInterrupt:
         writer({"event": "run_end", "run_id": run_id, "status": "interrupted"})
-        fail("interrupted", Exit.INTERRUPTED)
+        fail("interrupted: the workspace is unchanged", Exit.INTERRUPTED)
     finally:
-        box.close()
         writer.close()
 
 
@@ -219,11 +217,13 @@ def execute(
 def run_cmd(
     plan_path: str = typer.Argument(..., metavar="PLAN", help="A plan file (text or JSON form), or - for stdin."),
     root: Path = RootOpt,
-    policy_file: Optional[Path] = PolicyOpt,
+    policy_file: Path | None = PolicyOpt,
     allow_write: list[str] = WriteOpt,
     allow_exec: list[str] = ExecOpt,
-    workspace: Optional[str] = MountOpt,
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds each step may take (default 30)."),
+    workspace: str | None = MountOpt,
+    timeout: float | None = typer.Option(None, "--timeout", help="Seconds each step may take (default 30)."),
+    repair: bool = typer.Option(False, "--repair/--no-repair", help="Repair a failing step with the model and resume (default off)."),
+    model: str | None = ModelOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Verify a plan, then run it step by step in the sandbox over --root."""
@@ -247,7 +247,7 @@ def run_cmd(
     if not as_json:
         show_diagnostics(console, diagnostics, source)  # warnings
         show_policy(console, policy)
-    result = execute(plan, root, policy, as_json, {"source": source})
+    result = run_traced(plan, root, policy, as_json, {"source": source}, repair, model)
     if not as_json:
         status = "[green]ok[/green]" if result.ok else "[red]failed[/red]"
         console.print(f"{status} in {result.duration_ms:.0f} ms  [dim](trace {result.run_id}; babel logs {result.run_id})[/dim]")
@@ -258,7 +258,7 @@ def run_cmd(
 
 @app.command("logs")
 def logs_cmd(
-    run_id: Optional[str] = typer.Argument(None, help="A run id (or a unique prefix, or 'last'); without it, list runs."),
+    run_id: str | None = typer.Argument(None, help="A run id (or a unique prefix, or 'last'); without it, list runs."),
     limit: int = typer.Option(20, "--limit", "-n", help="How many runs to list."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -273,7 +273,6 @@ def logs_cmd(
             console.print(f"no runs yet (traces are kept in {store.root})")
             return
         for r in runs:
-            colour = {"ok": "green", "failed": "red", "rejected": "red"}.get(r.status, "yellow")
             what = f"  {r.request}" if r.request else ""
             print(f"{r.run_id}  {r.time[:19]}  {r.status:<10} {r.steps:>3} steps{what}")
         return
@@ -290,7 +289,7 @@ def logs_cmd(
 
 @app.command("isa")
 def isa_cmd(
-    opcode: Optional[str] = typer.Argument(None, help="Show one opcode."),
+    opcode: str | None = typer.Argument(None, help="Show one opcode."),
     schema: bool = typer.Option(False, "--schema", help="Print the plan JSON Schema (strict: implemented opcodes)."),
 ) -> None:
     """Show the instruction set: opcodes, operands, result types, permissions, failure kinds."""
@@ -313,6 +312,286 @@ def isa_cmd(
             console.print(f"    {operand.name}: {operand.type} ({need}) — {operand.doc}")
         if op.implemented:
             console.print(f"    → {op.result}; permission: {op.permission or 'none'}; failures: {', '.join(op.failures)}")
+
+
+# ---- the model side: compile, do, eval --------------------------------------------
+
+memory_app = typer.Typer(help="The repair memory: failures and the repairs that fixed them.", no_args_is_help=True)
+app.add_typer(memory_app, name="memory")
+
+
+
+def sandbox_factory(mount_at: str) -> Callable[[Path, bool], Any]:
+    """Opens a started sandbox over a directory, for the pipeline's context managers."""
+    from babel.sandbox import DockerSandbox, SandboxError
+
+    def factory(path: Path, writable: bool) -> Any:
+        try:
+            box = DockerSandbox(path, mount_at=mount_at, writable=writable)
+            box.start()
+        except SandboxError as error:
+            fail(str(error), Exit.NO_SANDBOX)
+        return box
+
+    return factory
+
+
+def open_model(model: str | None, root: Path | None, k: int | None = None) -> tuple[Any, Any]:
+    from babel.config import ConfigError, load_config
+    from babel.model import ModelError, make_client
+
+    flags: dict[str, Any] = {}
+    if model:
+        flags["model"] = model
+    if k is not None:
+        flags["k"] = k
+    try:
+        config = load_config(flags, root)
+        client = make_client(config, progress=lambda msg: console.print(f"[dim]{msg}[/dim]"))
+    except (ConfigError, ModelError) as error:
+        fail(str(error), Exit.MODEL_ERROR)
+    return config, client
+
+
+def show_vote(decision: Any, compilation: Any) -> None:
+    for candidate in compilation.candidates:
+        if candidate.valid:
+            mark = "[green]valid[/green]"
+        else:
+            first = next((d for d in candidate.diagnostics if d.is_error), None)
+            mark = f"[red]rejected[/red] {first.code if first else ''}"
+        chosen = " [bold]← chosen[/bold]" if decision.chosen == candidate.index else ""
+        console.print(f"  candidate {candidate.index + 1} ({candidate.origin}): {mark}{chosen}")
+    console.print(f"[dim]vote: {decision.reason}[/dim]")
+
+
+def confirm_effects(plan: Plan, yes: bool) -> None:
+    from babel.pipeline import has_effects
+
+    if not has_effects(plan) or yes:
+        return
+    if not sys.stdin.isatty():
+        fail("this plan writes to the workspace or runs commands with effects; re-run with -y to allow it (no terminal to ask on)", Exit.NOT_CONFIRMED)
+    if not typer.confirm("Run this plan? It changes the workspace", default=False, err=True):
+        fail("aborted: nothing was run", Exit.NOT_CONFIRMED)
+
+
+@app.command("compile")
+def compile_cmd(
+    request: str = typer.Argument(..., help="What you want done, in plain language."),
+    root: Path = RootOpt,
+    k: int | None = KOpt,
+    model: str | None = ModelOpt,
+    workspace: str | None = MountOpt,
+    execute_candidates: bool = typer.Option(True, "--execute/--no-execute", help="Dry-run read-only candidates and vote on their outputs."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Compile a request into candidate plans and show them with the vote; run nothing for real."""
+    from babel.pipeline import compile_and_decode
+
+    root = check_root(root)
+    policy = make_policy(None, ["."], [], workspace)
+    config, client = open_model(model, root, k)
+    box = sandbox_factory(policy.workspace)(root, False)
+    try:
+        compilation, decision = compile_and_decode(request, client, box, policy, k=config.k, execute_candidates=execute_candidates,
+                                                   progress=lambda msg: console.print(f"[dim]{msg}[/dim]"))
+    finally:
+        box.close()
+    if as_json:
+        print(json.dumps({
+            "request": request,
+            "candidates": [{"index": c.index, "origin": c.origin, "valid": c.valid, "text": c.text,
+                            "plan": to_json(c.plan) if c.plan else None, "diagnostics": [d.to_json() for d in c.diagnostics]}
+                           for c in compilation.candidates],
+            "vote": decision.summary(), "plan": to_json(decision.plan) if decision.plan else None,
+            "tokens": {"prompt": compilation.prompt_tokens, "completion": compilation.completion_tokens},
+            "model_calls": compilation.model_calls, "latency_s": compilation.latency_s,
+        }, indent=2, ensure_ascii=False))
+    else:
+        for candidate in compilation.candidates:
+            console.print(f"[bold]candidate {candidate.index + 1}[/bold] ({candidate.origin})")
+            if candidate.plan is not None:
+                console.print(escape_markup(to_text(candidate.plan).rstrip()))
+            show_diagnostics(console, [d for d in candidate.diagnostics])
+        show_vote(decision, compilation)
+        if decision.plan is not None:
+            show_plan(console, decision.plan, "chosen plan")
+    raise typer.Exit(int(Exit.OK if decision.plan is not None else Exit.REJECTED))
+
+
+def escape_markup(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+@app.command("do")
+def do_cmd(
+    request: str = typer.Argument(..., help="What you want done, in plain language."),
+    root: Path = RootOpt,
+    k: int | None = KOpt,
+    model: str | None = ModelOpt,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Compile, choose and show the plan; change nothing."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Run steps with effects without asking."),
+    read_only: bool = typer.Option(False, "--read-only", help="Grant no writes: plans that write are rejected."),
+    repair: bool = typer.Option(True, "--repair/--no-repair", help="Repair a failing step and resume (default on)."),
+    workspace: str | None = MountOpt,
+    allow_exec: list[str] = ExecOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Compile a request into plans, choose one by vote, show it, and run it in the sandbox."""
+    from babel.control import Controller, RepairMemory
+    from babel.pipeline import compile_and_decode, execute_plan, gather_facts
+
+    root = check_root(root)
+    policy = make_policy(None, [] if read_only else ["."], allow_exec, workspace)
+    config, client = open_model(model, root, k)
+    factory = sandbox_factory(policy.workspace)
+    say = (lambda msg: None) if as_json else (lambda msg: console.print(f"[dim]{msg}[/dim]"))
+    readonly_box = factory(root, False)
+    try:
+        compilation, decision = compile_and_decode(request, client, readonly_box, policy, k=config.k, progress=say)
+        if not as_json:
+            show_vote(decision, compilation)
+        if decision.plan is None:
+            show_diagnostics(console, list(decision.diagnostics))
+            fail("no candidate plan passed the verifier; try rephrasing the request, or -k with more candidates", Exit.REJECTED)
+        plan = decision.plan
+        if not as_json:
+            show_plan(console, plan, "plan")
+            show_policy(console, policy)
+        if dry_run:
+            if as_json:
+                print(json.dumps({"plan": to_json(plan), "vote": decision.summary()}, ensure_ascii=False))
+            console.print("[dim]dry run: nothing was run[/dim]")
+            raise typer.Exit(int(Exit.OK))
+        confirm_effects(plan, yes)
+        controller = None
+        if repair:
+            controller = Controller(client, policy, request=request, facts=gather_facts(readonly_box, policy),
+                                    memory=RepairMemory(),
+                                    ask_user=(lambda q: typer.confirm(q, default=False, err=True)) if sys.stdin.isatty() else None)
+        run_id = new_run_id()
+        writer = TraceStore().writer(run_id)
+
+        def on_event(event: dict[str, Any]) -> None:
+            writer(event)
+            if as_json:
+                print(json.dumps(event, ensure_ascii=False, default=str), flush=True)
+            elif event.get("event") == "step":
+                show_step_event(console, event, plan)
+            elif event.get("event") == "repair":
+                console.print(f"[cyan]repair[/cyan] {event['step']}: {event.get('outcome')} {escape_markup(str(event.get('new') or ''))}")
+            elif event.get("event") == "commit":
+                console.print(f"[dim]committed: {', '.join(event['written'] + ['-' + d for d in event['deleted']]) or 'no changes'}[/dim]")
+            elif event.get("event") == "discard":
+                console.print("[dim]the run did not complete: the workspace is unchanged[/dim]")
+
+        try:
+            meta = {"request": request, "root": str(root), "vote": decision.summary(),
+                    "tokens": {"prompt": compilation.prompt_tokens, "completion": compilation.completion_tokens}}
+            result = execute_plan(plan, root, policy, factory, on_event=on_event, run_id=run_id, meta=meta,
+                                  on_failure=controller, readonly_box=readonly_box)
+            if controller is not None:
+                controller.settle_all(result.ok)
+        finally:
+            writer.close()
+    finally:
+        readonly_box.close()
+    if not as_json:
+        status = "[green]ok[/green]" if result.ok else "[red]failed[/red]"
+        console.print(f"{status} in {result.duration_ms:.0f} ms  [dim](babel logs {result.run_id})[/dim]")
+        if result.ok and result.result is not None:
+            sys.stdout.write(result.result if result.result.endswith("\n") or not result.result else result.result + "\n")
+    raise typer.Exit(int(Exit.OK if result.ok else Exit.STEP_FAILED))
+
+
+@app.command("eval")
+def eval_cmd(
+    suite: Path = typer.Argument(..., help="A directory of YAML task files, or one JSONL file."),
+    k: int | None = KOpt,
+    model: str | None = ModelOpt,
+    repair: bool = typer.Option(True, "--repair/--no-repair", help="Let the control loop repair failing steps."),
+    execute_candidates: bool = typer.Option(True, "--execute/--no-execute", help="Agreement by execution in the decoder."),
+    jobs: int = typer.Option(1, "-j", "--jobs", help="Tasks run in parallel."),
+    only: str | None = typer.Option(None, "--only", help="Run only tasks whose id contains this text."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Measure task success on a suite; prints one line per task and `N passed, N failed`."""
+    from babel.control import Controller
+    from babel.evaluate import SuiteError, load_suite, make_runner, run_suite
+    from babel.sandbox import DockerSandbox, SandboxError
+
+    try:
+        tasks = load_suite(suite)
+    except SuiteError as error:
+        fail(str(error))
+    if only:
+        tasks = [t for t in tasks if only in t.id]
+    config, client = open_model(model, None, k)
+
+    def factory(path: Path, mount_at: str, writable: bool) -> Any:
+        box = DockerSandbox(path, mount_at=mount_at, writable=writable)
+        box.start()
+        return box
+
+    def executor(plan: Plan, box: Any, policy: Policy) -> RunResult:
+        controller = Controller(client, policy, memory=None) if repair else None
+        result = run_plan(plan, box, policy, on_failure=controller)
+        if controller is not None:
+            controller.settle_all(result.ok)
+            return dataclasses.replace(result, repairs=tuple(controller.repairs), model_calls=controller.model_calls)
+        return result
+
+    runner = make_runner(client, factory, k=config.k, execute_candidates=execute_candidates, executor=executor)
+
+    def on_result(r: Any) -> None:
+        if as_json:
+            print(json.dumps(r.to_json(), ensure_ascii=False), flush=True)
+        else:
+            mark = "PASS" if r.passed else "FAIL"
+            print(f"{mark} {r.id}  {r.latency_s:.1f} s  {'' if r.passed else r.reason}", flush=True)
+
+    try:
+        results = run_suite(tasks, runner, jobs=jobs, on_result=on_result)
+    except SandboxError as error:
+        fail(str(error), Exit.NO_SANDBOX)
+    passed = sum(r.passed for r in results)
+    line = f"{passed} passed, {len(results) - passed} failed"
+    (sys.stderr if as_json else sys.stdout).write(line + "\n")
+    raise typer.Exit(int(Exit.OK if passed == len(results) else Exit.STEP_FAILED))
+
+
+@memory_app.command("show")
+def memory_show(as_json: bool = JsonOpt) -> None:
+    """Show recorded failures and the repairs that fixed them."""
+    from babel.control import RepairMemory
+
+    memory = RepairMemory()
+    data = memory.load()
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    if not data:
+        console.print(f"the repair memory is empty ({memory.path})")
+        return
+    for key, entry in sorted(data.items()):
+        failures = ", ".join(f"{k} ×{v}" for k, v in entry.get("failures", {}).items())
+        console.print(f"[bold]{key}[/bold]: {failures}")
+        for failure, fixes in entry.get("fixes", {}).items():
+            for change, count in fixes.items():
+                console.print(f"    {failure} fixed by {change} ×{count}")
+
+
+@memory_app.command("reset")
+def memory_reset() -> None:
+    """Forget all recorded failures and repairs."""
+    from babel.control import RepairMemory
+
+    memory = RepairMemory()
+    memory.reset()
+    console.print(f"cleared {memory.path}")
 
 
 @sandbox_app.command("build")

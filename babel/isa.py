@@ -10,9 +10,10 @@ new families never change it.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any
 
 from babel.resources import data_dir
 
@@ -216,16 +217,17 @@ def model_schema() -> dict[str, Any]:
             "required": [name for name, spec in op.operands.items() if spec.required],
             "additionalProperties": False,
         }
+        # no step id: the parser numbers steps, and every token the model need not
+        # write is time saved and a mistake it cannot make
         variants.append(
             {
                 "type": "object",
                 "properties": {
-                    "id": {"type": "string", "pattern": STEP_ID},
                     "op": {"const": op.name},
                     "args": args,
                     "out": {"type": "string", "pattern": SLOT_NAME},
                 },
-                "required": ["id", "op", "args"],
+                "required": ["op", "args"],
                 "additionalProperties": False,
             }
         )

@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any, Iterator, Mapping, Union
+from typing import Any, Union
 
 import jsonschema
 from lark import Lark, Token, Transformer, v_args

@@ -52,10 +52,10 @@ class Policy:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
-    def granting_writes(self, roots: tuple[str, ...] = (".",)) -> "Policy":
+    def granting_writes(self, roots: tuple[str, ...] = (".",)) -> Policy:
         return replace(self, write=tuple(dict.fromkeys((*self.write, *roots))))
 
-    def allowing_exec(self, tools: tuple[str, ...]) -> "Policy":
+    def allowing_exec(self, tools: tuple[str, ...]) -> Policy:
         return replace(self, exec=tuple(dict.fromkeys((*self.exec, *tools))))
 
 

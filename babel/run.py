@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from babel.diagnostics import Diagnostic
 from babel.isa import load_isa
@@ -64,17 +65,23 @@ class RunResult:
     diagnostics: tuple[Diagnostic, ...]
     duration_ms: float
     slots: dict[str, Any] = field(default_factory=dict, compare=False)
+    plan: Plan | None = None  # the plan as it finally ran (after any repairs)
+    repairs: tuple[dict[str, Any], ...] = ()
+    model_calls: int = 0
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
 
     def failed_step(self) -> StepResult | None:
-        return next((s for s in self.steps if not s.ok), None)
+        """The step that stopped the run (None if it completed)."""
+        if self.ok or not self.steps:
+            return None
+        return self.steps[-1]
 
 
 def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
 class StepFailure(Exception):
@@ -194,6 +201,12 @@ def run_step(step: Step, slots: dict[str, Any], policy: Policy, sandbox: StepSan
     return result, value
 
 
+#: Called when a step fails: (plan, index of the failed step, its result, the slots so
+#: far, the event sink). It returns a patched plan to resume at that index, or None to
+#: stop. The control loop (babel.control) is one; plain `babel run` has none.
+FailureHook = Callable[[Plan, int, StepResult, dict[str, Any], EventSink], "Plan | None"]
+
+
 def run_plan(
     plan: Plan,
     sandbox: StepSandbox,
@@ -202,22 +215,27 @@ def run_plan(
     on_event: EventSink | None = None,
     run_id: str | None = None,
     meta: dict[str, Any] | None = None,
-    slots: dict[str, Any] | None = None,
-    start_at: int = 0,
+    on_failure: FailureHook | None = None,
+    inputs: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Run the plan's steps in order from `start_at`, stopping at the first failure.
+    """Run the plan's steps in order, stopping at the first failure the hook does not repair.
 
-    `slots` carries the values of steps already run (a resumed run keeps them).
+    `inputs` are slot values defined before the first step (a skill's inputs).
+
+    Steps that succeeded are never run again: a repaired plan resumes at the failed
+    step with the slots of the steps before it kept.
     """
     policy = policy or Policy()
     run_id = run_id or new_run_id()
     emit = on_event or (lambda event: None)
-    slots = dict(slots or {})
+    slots: dict[str, Any] = dict(inputs or {})
     started = time.perf_counter()
-    emit({"event": "run_start", "run_id": run_id, "time": datetime.now(timezone.utc).isoformat(),
+    emit({"event": "run_start", "run_id": run_id, "time": datetime.now(UTC).isoformat(),
           "plan": to_json(plan), "policy": policy.to_json(), **(meta or {})})
     results: list[StepResult] = []
-    for step in plan.steps[start_at:]:
+    index = 0
+    while index < len(plan.steps):
+        step = plan.steps[index]
         if time.perf_counter() - started > policy.budgets.run_timeout:
             result = StepResult(step.id, step.op, "failed", "timeout", f"the run passed its budget of {policy.budgets.run_timeout:g} s",
                                 "", False, 0, 0.0)
@@ -227,22 +245,26 @@ def run_plan(
         results.append(result)
         emit(result.to_event())
         if not result.ok:
-            break
+            patched = on_failure(plan, index, result, slots, emit) if on_failure else None
+            if patched is None:
+                break
+            plan = patched
+            continue
         if step.out:
             slots[step.out] = value
-        slots[f"#{step.id}"] = value  # every step's value, for the plan's result and for resuming
-    status = "ok" if results and all(r.ok for r in results) and len(results) == len(plan.steps) - start_at else "failed"
+        slots[f"#{step.id}"] = value  # every step's value, for the plan's result
+        index += 1
+    status = "ok" if plan.steps and index == len(plan.steps) else "failed"
     result_text = None
-    if status == "ok" and plan.steps:
-        slot = plan.result
-        value = slots.get(slot) if slot else slots.get(f"#{plan.steps[-1].id}")
+    if status == "ok":
+        value = slots.get(plan.result) if plan.result else slots.get(f"#{plan.steps[-1].id}")
         result_text = as_text(value)
     duration = round((time.perf_counter() - started) * 1000, 3)
-    skipped = [s.id for s in plan.steps[start_at + len(results):]]
+    skipped = [s.id for s in plan.steps[index + 1:]] if status != "ok" else []
     emit({"event": "run_end", "run_id": run_id, "status": status, "result": result_text,
           "steps_ok": sum(r.ok for r in results), "steps_failed": sum(not r.ok for r in results),
           "skipped": skipped, "duration_ms": duration})
-    return RunResult(run_id, status, tuple(results), result_text, (), duration, slots)
+    return RunResult(run_id, status, tuple(results), result_text, (), duration, slots, plan)
 
 
 def rejected(plan: Plan | None, diagnostics: list[Diagnostic], *, on_event: EventSink | None = None,
@@ -250,7 +272,7 @@ def rejected(plan: Plan | None, diagnostics: list[Diagnostic], *, on_event: Even
     """The run that did not happen because the verifier refused the plan; it is traced too."""
     run_id = run_id or new_run_id()
     emit = on_event or (lambda event: None)
-    emit({"event": "run_start", "run_id": run_id, "time": datetime.now(timezone.utc).isoformat(),
+    emit({"event": "run_start", "run_id": run_id, "time": datetime.now(UTC).isoformat(),
           "plan": to_json(plan) if plan else None, **(meta or {})})
     emit({"event": "run_end", "run_id": run_id, "status": "rejected", "result": None, "steps_ok": 0, "steps_failed": 0,
           "diagnostics": [d.to_json() for d in diagnostics], "duration_ms": 0.0})

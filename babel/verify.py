@@ -44,10 +44,12 @@ class StepFacts:
     writes: tuple[str, ...] = ()
 
 
-def verify(plan: Plan, policy: Policy | None = None) -> list[Diagnostic]:
+def verify(plan: Plan, policy: Policy | None = None, inputs: dict[str, str] | None = None) -> list[Diagnostic]:
+    """Diagnostics for `plan` under `policy`; `inputs` are slots defined before the first
+    step (a skill's inputs), by name and type."""
     policy = policy or Policy()
     try:
-        return _verify(plan, policy, load_isa())
+        return _verify(plan, policy, load_isa(), dict(inputs or {}))
     except Exception as error:  # a verifier bug must still not become a traceback
         return [Diagnostic("E_INTERNAL", f"the verifier failed on this plan: {error!r}; please report it")]
 
@@ -56,15 +58,15 @@ def _diag(step: Step, code: str, message: str, severity: str = "error") -> Diagn
     return Diagnostic(code, message, step=step.id, line=step.line, column=step.column, severity=severity)
 
 
-def _verify(plan: Plan, policy: Policy, isa: ISA) -> list[Diagnostic]:
+def _verify(plan: Plan, policy: Policy, isa: ISA, inputs: dict[str, str]) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     if not plan.steps:
         return [Diagnostic("E_PLAN_EMPTY", "the plan has no steps")]
     if len(plan.steps) > policy.budgets.steps:
         out.append(Diagnostic("E_BUDGET_STEPS", f"the plan has {len(plan.steps)} steps; the budget is {policy.budgets.steps}"))
     seen_ids: set[str] = set()
-    slot_types: dict[str, str] = {}
-    written_by: dict[str, str] = {}
+    slot_types: dict[str, str] = dict(inputs)
+    written_by: dict[str, str] = {name: "(input)" for name in inputs}
     later_writers = {s.out: s.id for s in plan.steps if s.out}
     read_slots: set[str] = set()
     for step in plan.steps:
@@ -90,7 +92,7 @@ def _verify(plan: Plan, policy: Policy, isa: ISA) -> list[Diagnostic]:
         if opcode is not None and opcode.implemented:
             out += _check_operands(step, opcode, slot_types, policy)
         if step.out:
-            if step.out in written_by:
+            if step.out in written_by and step.out not in inputs:
                 out.append(_diag(step, "W_SLOT_REDEFINED", f"${step.out} was already written by step {written_by[step.out]}; this replaces it", "warning"))
             given = set(step.args)
             slot_types[step.out] = opcode.result_type(given) if opcode else "text"

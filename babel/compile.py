@@ -1,0 +1,253 @@
+"""The compiler: a request in plain language becomes k candidate plans.
+
+This is the one fuzzy stage, so it is built for error correction downstream: it asks
+the model for k candidates (the first greedy, the rest sampled with distinct seeds),
+each constrained to the plan schema so that every candidate is well-formed JSON, and
+parses and verifies each one, so that a malformed or invalid candidate is a
+diagnostic for the decoder, never a crash. The prompt is laid out as design.md says:
+an immutable prefix (ISA reference, rules, few-shot examples) byte-identical across
+calls so that the server's prefix cache is reused, then a small index of skills and
+tools (names and one line each), then the workspace facts and the request.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Protocol
+
+from babel.diagnostics import Diagnostic
+from babel.isa import load_isa, model_schema
+from babel.plan import Plan, parse_plan, plan_from_json
+from babel.policy import Policy
+from babel.verify import verify
+
+Progress = Callable[[str], None]
+
+
+class CompletionLike(Protocol):
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    logprob: float | None
+
+
+class ModelLike(Protocol):
+    def complete(self, messages: list[dict[str, str]], *, schema: dict[str, Any] | None = None, temperature: float = 0.0,
+                 max_tokens: int = 512, seed: int | None = None, n: int = 1) -> Sequence[Any]: ...
+
+
+@dataclass(frozen=True)
+class WorkspaceFacts:
+    """What the compiler is told about the workspace: where it is mounted and what is in it."""
+
+    mount: str = "/workspace"
+    files: tuple[str, ...] = ()
+    more_files: int = 0  # how many files the listing left out
+    heads: tuple[tuple[str, str], ...] = ()  # (path, first lines) of a few small data files
+
+    def describe(self) -> str:
+        lines = [f"Workspace: {self.mount} (the current directory of every command)."]
+        if self.files:
+            lines.append("Files:")
+            lines += [f"  {name}" for name in self.files]
+            if self.more_files:
+                lines.append(f"  ... and {self.more_files} more")
+        else:
+            lines.append("Files: (none)")
+        for path, head in self.heads:
+            lines.append(f"First lines of {path}:")
+            lines += [f"  | {line}" for line in head.splitlines()]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    index: int
+    origin: str  # "greedy" or "sample t=0.7 seed=N"
+    text: str
+    plan: Plan | None
+    diagnostics: tuple[Diagnostic, ...]
+    logprob: float | None = None
+    tokens: int = 0
+
+    @property
+    def valid(self) -> bool:
+        return self.plan is not None and not any(d.is_error for d in self.diagnostics)
+
+    @property
+    def greedy(self) -> bool:
+        return self.origin == "greedy"
+
+
+@dataclass(frozen=True)
+class Compilation:
+    request: str
+    candidates: tuple[Candidate, ...]
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model_calls: int = 0
+    latency_s: float = 0.0
+    messages: tuple[dict[str, str], ...] = field(default=(), compare=False)
+
+
+# ---- the prompt -----------------------------------------------------------------
+
+RULES = """\
+You are Babel's compiler. You translate a user's request into a plan: a short JSON
+program of steps that a sandbox runs over the user's workspace. Reply with the plan
+only, as JSON: {"steps": [{"op": ..., "args": {...}, "out": "name"}, ...]}.
+
+Opcodes:
+{opcodes}
+
+Rules:
+- The result of the plan is the output of its last step: make the last step print
+  exactly what the user asked for, nothing more (no labels, no file names unless asked).
+- Most requests are one exec step: a POSIX shell command line (sh -c) run in the
+  workspace. Use only these programs: {tools}.
+- Use the file names listed under Files. Paths are relative to the workspace, or
+  absolute under its mount point if the request names them so.
+- "how many" means print only the number: use `wc -l < file`, `grep -c`, or `| wc -l`.
+- Sort when the user asks for sorted output; one item per line when listing.
+- To change a file, edit it in place (sed -i) or use write with path=.
+- A step can read an earlier step's output: {"slot": "name"} where that step has "out": "name".
+- There is no network."""
+
+
+def _opcode_lines() -> str:
+    lines = []
+    for op in load_isa().implemented():
+        operands = ", ".join(f"{o.name}{'' if o.required else '?'}: {o.type}" for o in op.operands.values())
+        lines.append(f"- {op.name}({operands}): {op.summary}")
+    return "\n".join(lines)
+
+
+#: Few-shot examples: (facts, request, plan). They teach the output conventions the
+#: rules state, in the shapes that small models copy best.
+EXAMPLES: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("Files:\n  data/users.csv\n  README.md\nFirst lines of data/users.csv:\n  | id,name,email",
+     "how many users are in data/users.csv? don't count the header",
+     {"steps": [{"op": "exec", "args": {"cmd": "tail -n +2 data/users.csv | wc -l"}}]}),
+    ("Files:\n  src/app.py\n  src/db.py\n  tests/test_app.py",
+     "which files mention TODO? list them sorted",
+     {"steps": [{"op": "exec", "args": {"cmd": "grep -rl 'TODO' . | sed 's|^\\./||' | sort"}}]}),
+    ("Files:\n  logs/app.log\n  logs/old.log",
+     "count the ERROR lines in logs/app.log",
+     {"steps": [{"op": "exec", "args": {"cmd": "grep -c 'ERROR' logs/app.log"}}]}),
+    ("Files:\n  config/settings.ini\n  main.py",
+     "change the port from 8080 to 9090 in config/settings.ini",
+     {"steps": [{"op": "exec", "args": {"cmd": "sed -i 's/8080/9090/g' config/settings.ini"}}]}),
+    ("Files:\n  access.log",
+     "list the unique IP addresses in access.log, sorted",
+     {"steps": [{"op": "exec", "args": {"cmd": "grep -oE '([0-9]{1,3}\\.){3}[0-9]{1,3}' access.log | sort -u"}}]}),
+    ("Files:\n  sales.csv\nFirst lines of sales.csv:\n  | region,amount\n  | north,10",
+     "what is the total of the amount column in sales.csv? print just the number",
+     {"steps": [{"op": "exec", "args": {"cmd": "awk -F, 'NR>1 {s+=$2} END {print s}' sales.csv"}}]}),
+    ("Files:\n  package.json\n  index.js",
+     "what version is in package.json?",
+     {"steps": [{"op": "exec", "args": {"cmd": "jq -r .version package.json"}}]}),
+    ("Files:\n  src/auth.py\n  src/views.py",
+     "find hard-coded passwords in src",
+     {"steps": [{"op": "grep", "args": {"pattern": "(password|passwd|secret)\\s*=\\s*['\\\"]", "paths": ["src"], "ignore_case": True}}]}),
+    ("Files:\n  notes.txt",
+     "read notes.txt and show the lines that mention a deadline",
+     {"steps": [{"op": "read", "args": {"path": "notes.txt"}, "out": "notes"},
+                {"op": "grep", "args": {"pattern": "deadline", "in": {"slot": "notes"}, "ignore_case": True}}]}),
+    ("Files:\n  a/x.log\n  b/y.log\n  b/z.txt",
+     "list the names of the .log files, one per line, sorted",
+     {"steps": [{"op": "exec", "args": {"cmd": "find . -name '*.log' -printf '%f\\n' | sort"}}]}),
+)
+
+
+@lru_cache(maxsize=8)
+def system_prompt(tools: tuple[str, ...], skills_index: str) -> str:
+    text = RULES.replace("{opcodes}", _opcode_lines()).replace("{tools}", ", ".join(sorted(tools)))
+    if skills_index:
+        text += "\n\nSkills (call one when it fits, with exec of `babel-skill NAME`):\n" + skills_index
+    return text
+
+
+def build_messages(request: str, facts: WorkspaceFacts, policy: Policy, skills_index: str = "") -> list[dict[str, str]]:
+    """The prompt: immutable prefix (system + examples), then this request's facts."""
+    messages = [{"role": "system", "content": system_prompt(tuple(policy.exec), skills_index)}]
+    for example_facts, example_request, plan in EXAMPLES:
+        messages.append({"role": "user", "content": f"Workspace: /workspace\n{example_facts}\n\nRequest: {example_request}"})
+        messages.append({"role": "assistant", "content": json.dumps(plan, ensure_ascii=False)})
+    messages.append({"role": "user", "content": f"{facts.describe()}\n\nRequest: {request}"})
+    return messages
+
+
+# ---- candidates -----------------------------------------------------------------
+
+
+def parse_candidate(index: int, origin: str, text: str, policy: Policy, logprob: float | None = None, tokens: int = 0) -> Candidate:
+    """A model output as a candidate: parsed and verified; never raises."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        # a text-form plan is accepted too; anything else is reported, not raised
+        parsed = parse_plan(text)
+        if parsed.plan is None:
+            diag = Diagnostic("E_MODEL_OUTPUT", f"the model's output is not a plan: {error.msg} at line {error.lineno} column {error.colno}")
+            return Candidate(index, origin, text, None, (diag,), logprob, tokens)
+    else:
+        parsed = plan_from_json(data)
+    if parsed.plan is None:
+        return Candidate(index, origin, text, None, tuple(parsed.diagnostics), logprob, tokens)
+    return Candidate(index, origin, text, parsed.plan, tuple(verify(parsed.plan, policy)), logprob, tokens)
+
+
+def compile_request(
+    request: str,
+    model: ModelLike,
+    *,
+    k: int = 3,
+    policy: Policy | None = None,
+    facts: WorkspaceFacts | None = None,
+    skills_index: str = "",
+    temperature: float = 0.7,
+    max_tokens: int = 384,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> Compilation:
+    """Ask the model for k candidates: one greedy, k-1 sampled at `temperature`."""
+    policy = policy or Policy()
+    facts = facts or WorkspaceFacts(mount=policy.workspace)
+    say = progress or (lambda message: None)
+    messages = build_messages(request, facts, policy, skills_index)
+    schema = model_schema()
+    started = time.perf_counter()
+    candidates: list[Candidate] = []
+    prompt_tokens = completion_tokens = calls = 0
+    temperatures = [0.0] + [temperature] * (k - 1)
+    seeds = [seed] + [seed + i for i in range(1, k)]
+    many = getattr(model, "complete_many", None)
+    if many is not None:
+        # an engine that decodes the k candidates together, sharing what they agree on
+        say(f"compiling: {k} candidate{'s' if k > 1 else ''} (1 greedy, {k - 1} sampled at temperature {temperature:g})")
+        completions = list(many(messages, schema=schema, temperatures=temperatures, seeds=seeds, max_tokens=max_tokens))
+        calls += 1
+        prompt_tokens += completions[0].prompt_tokens if completions else 0
+    else:
+        say(f"compiling: candidate 1 of {k} (greedy)")
+        completions = list(model.complete(messages, schema=schema, temperature=0.0, max_tokens=max_tokens, seed=seed, n=1))[:1]
+        calls += 1
+        prompt_tokens += completions[0].prompt_tokens if completions else 0
+        if k > 1:
+            say(f"compiling: candidates 2-{k} (sampled at temperature {temperature:g})")
+            samples = list(model.complete(messages, schema=schema, temperature=temperature, max_tokens=max_tokens, seed=seed + 1, n=k - 1))
+            calls += 1
+            prompt_tokens += sum(c.prompt_tokens for c in samples[:1])
+            completions += samples
+    greedy, samples = completions[:1], completions[1:]
+    for index, (origin, completion) in enumerate(
+        [("greedy", greedy[0])] + [(f"sample t={temperature:g} #{i + 1}", c) for i, c in enumerate(samples)]
+    ):
+        completion_tokens += completion.completion_tokens
+        candidates.append(parse_candidate(index, origin, completion.text, policy, completion.logprob, completion.completion_tokens))
+    return Compilation(request, tuple(candidates), prompt_tokens, completion_tokens, calls,
+                       round(time.perf_counter() - started, 3), tuple(messages))

@@ -1,0 +1,277 @@
+"""The control loop: when a step fails, repair that step alone and resume.
+
+The runtime's failure hook. A step that fails says precisely why (its failure kind),
+and the controller acts on that alone, like the proportional term of a controller:
+a transient failure is retried with backoff; any other kind asks the model for a
+replacement of the failing step only, given the step, its error and the slots it
+reads (not the whole history), then re-verifies the patched plan and resumes at that
+step, keeping the outputs of the steps before it. The derivative term stops
+oscillation (the same repair proposed twice, or repairs that alternate), budgets
+bound the loop, and the integral term is `RepairMemory`: a persistent record of
+failures and of the repairs that fixed them, which proposes a learned fix first
+(for example a grep flag that keeps being needed) before asking the model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from babel.compile import ModelLike, WorkspaceFacts, build_messages
+from babel.isa import model_schema
+from babel.plan import Plan, Step, plan_from_json, to_text
+from babel.policy import Policy
+from babel.run import EventSink, StepResult
+from babel.trace import state_dir
+from babel.values import preview
+from babel.verify import verify
+
+TRANSIENT = {"sandbox_error"}
+RETRY_ONCE = {"timeout"}
+
+
+@dataclass(frozen=True)
+class RepairBudget:
+    per_step: int = 2  # model repairs of one step
+    per_run: int = 4  # model repairs in the whole run
+    retries: int = 2  # retries of a transient failure
+    backoff_s: float = 0.25
+
+
+class RepairMemory:
+    """Failures and the repairs that fixed them, per opcode (and program, for exec).
+
+    Kept as JSON in the state dir (repairs.json). `learned_fix` proposes a change that
+    fixed the same failure at least `threshold` times before.
+    """
+
+    FLAGS = ("ignore_case", "fixed", "allow_empty", "invert", "extract")
+
+    def __init__(self, path: Path | None = None, threshold: int = 2) -> None:
+        self.path = path or state_dir() / "repairs.json"
+        self.threshold = threshold
+        self._lock = threading.Lock()
+
+    def load(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            return data if isinstance(data, dict) else {}
+        except (OSError, json.JSONDecodeError):
+            return {}
+
+    def _save(self, data: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
+        tmp.replace(self.path)
+
+    @staticmethod
+    def key(step: Step) -> str:
+        if step.op == "exec":
+            cmd = step.args.get("cmd") or (step.args.get("argv") or [""])
+            program = (cmd.split() or [""])[0] if isinstance(cmd, str) else str(cmd[0]) if isinstance(cmd, list) and cmd else ""
+            return f"exec:{program}"
+        return step.op
+
+    @classmethod
+    def change(cls, old: Step, new: Step) -> str | None:
+        """A reusable description of a repair: a flag set, or None when it is not one."""
+        if old.op != new.op:
+            return None
+        changed = {k for k in set(old.args) | set(new.args) if old.args.get(k) != new.args.get(k)}
+        flags = [k for k in changed if k in cls.FLAGS and new.args.get(k) is True]
+        if flags and changed == set(flags):
+            return "set:" + ",".join(sorted(flags))
+        return None
+
+    def record(self, step: Step, failure: str, new: Step | None, fixed: bool) -> None:
+        with self._lock:
+            data = self.load()
+            entry = data.setdefault(self.key(step), {"failures": {}, "fixes": {}})
+            entry["failures"][failure] = entry["failures"].get(failure, 0) + 1
+            change = self.change(step, new) if new is not None and fixed else None
+            if change:
+                fixes = entry["fixes"].setdefault(failure, {})
+                fixes[change] = fixes.get(change, 0) + 1
+            self._save(data)
+
+    def learned_fix(self, step: Step, failure: str) -> Step | None:
+        entry = self.load().get(self.key(step), {})
+        fixes = entry.get("fixes", {}).get(failure, {})
+        for change, count in sorted(fixes.items(), key=lambda item: -item[1]):
+            if count < self.threshold or not change.startswith("set:"):
+                continue
+            flags = change[4:].split(",")
+            if all(step.args.get(flag) is True for flag in flags):
+                continue  # already tried: this step has them
+            return replace(step, args={**step.args, **{flag: True for flag in flags}})
+        return None
+
+    def reset(self) -> None:
+        with self._lock:
+            self.path.unlink(missing_ok=True)
+
+
+@dataclass
+class Controller:
+    """A failure hook for `run_plan` that repairs failing steps within budgets."""
+
+    model: ModelLike | None
+    policy: Policy
+    request: str = ""
+    facts: WorkspaceFacts | None = None
+    budget: RepairBudget = field(default_factory=RepairBudget)
+    memory: RepairMemory | None = None
+    ask_user: Callable[[str], bool] | None = None  # interactive: may the loop go on?
+    repairs: list[dict[str, Any]] = field(default_factory=list)
+    model_calls: int = 0
+    _attempts: dict[str, int] = field(default_factory=dict)
+    _retries: dict[str, int] = field(default_factory=dict)
+    _seen: dict[str, list[str]] = field(default_factory=dict)
+    _pending: dict[str, tuple[Step, Step, str]] = field(default_factory=dict)
+    stopped: str | None = None
+
+    # the hook ----------------------------------------------------------------------
+    def __call__(self, plan: Plan, index: int, result: StepResult, slots: dict[str, Any], emit: EventSink) -> Plan | None:
+        step = plan.steps[index]
+        failure = result.failure or "sandbox_error"
+        self._settle(step, fixed=False)
+        if failure in TRANSIENT or (failure in RETRY_ONCE and self._retries.get(step.id, 0) < 1):
+            tries = self._retries.get(step.id, 0)
+            if tries < self.budget.retries:
+                self._retries[step.id] = tries + 1
+                time.sleep(self.budget.backoff_s * (2 ** tries))
+                self._log(emit, step, failure, result, step, "retry")
+                return plan
+        if self.memory is not None:
+            self.memory.record(step, failure, None, fixed=False)
+        if not self._within_budget(step, emit, failure, result):
+            return None
+        learned = self.memory.learned_fix(step, failure) if self.memory is not None else None
+        proposals = [learned] if learned is not None else []
+        source = "memory" if learned is not None else "model"
+        if not proposals:
+            proposals = self._ask_model(plan, index, result, slots)
+            self.model_calls += 1
+        if not proposals:
+            self._log(emit, step, failure, result, None, "no repair proposed")
+            return None
+        new_steps = proposals
+        signature = " ; ".join(to_text(Plan((replace(s, id="x"),))).strip() for s in new_steps)
+        original = to_text(Plan((replace(step, id="x"),))).strip()
+        history = self._seen.setdefault(self._root_id(step), [original])
+        self._attempts[self._root_id(step)] = self._attempts.get(self._root_id(step), 0) + 1
+        if signature in history:
+            self.stopped = "oscillation"
+            self._log(emit, step, failure, result, new_steps[0], "oscillation: this repair was already tried for this step", source)
+            return None
+        history.append(signature)
+        patched = self._patch(plan, index, new_steps)
+        problems = [d for d in verify(patched, self.policy) if d.is_error]
+        if problems:
+            self._log(emit, step, failure, result, new_steps[0], f"rejected by the verifier: {problems[0].code}: {problems[0].message}", source)
+            # a rejected proposal spends budget; try again if any is left
+            return self(plan, index, result, slots, emit) if self._has_budget(step) else None
+        self._pending[patched.steps[index].id] = (step, new_steps[0], failure)
+        self._log(emit, step, failure, result, new_steps[0], "patched", source)
+        return patched
+
+    def settle_all(self, ok: bool) -> None:
+        """At the end of a run: record whether the pending repairs fixed their steps."""
+        for step_id in list(self._pending):
+            old, new, failure = self._pending.pop(step_id)
+            if self.memory is not None and ok:
+                self.memory.record(old, failure, new, fixed=True)
+            for repair in self.repairs:
+                if repair.get("new_id") == step_id and repair.get("outcome") == "patched":
+                    repair["outcome"] = "fixed" if ok else "did not fix"
+
+    # helpers -----------------------------------------------------------------------
+    def _settle(self, step: Step, fixed: bool) -> None:
+        pending = self._pending.pop(step.id, None)
+        if pending is not None:
+            for repair in self.repairs:
+                if repair.get("new_id") == step.id and repair.get("outcome") == "patched":
+                    repair["outcome"] = "did not fix"
+
+    @staticmethod
+    def _root_id(step: Step) -> str:
+        """The id of the original step a repaired one replaces (s2 for s2-r1 and s2-r2-1)."""
+        return re.sub(r"(-r\d+(-\d+)?)+$", "", step.id)
+
+    def _has_budget(self, step: Step) -> bool:
+        spent_run = sum(self._attempts.values())
+        return self._attempts.get(self._root_id(step), 0) < self.budget.per_step and spent_run < self.budget.per_run
+
+    def _within_budget(self, step: Step, emit: EventSink, failure: str, result: StepResult) -> bool:
+        if self._has_budget(step):
+            return True
+        question = f"step {step.id} still fails ({failure}) after {self._attempts.get(self._root_id(step), 0)} repairs; try more?"
+        if self.ask_user is not None and self.ask_user(question):
+            self.budget = replace(self.budget, per_step=self.budget.per_step + 2, per_run=self.budget.per_run + 2)
+            return True
+        self.stopped = "budget"
+        self._log(emit, step, failure, result, None, "repair budget spent")
+        return False
+
+    def _log(self, emit: EventSink, step: Step, failure: str, result: StepResult, new: Step | None, outcome: str, source: str = "") -> None:
+        record = {
+            "event": "repair", "step": step.id, "reason": f"{failure}: {result.message or ''}"[:500],
+            "old": to_text(Plan((step,))).strip(), "new": to_text(Plan((new,))).strip() if new is not None else None,
+            "new_id": new.id if new is not None else None, "outcome": outcome, "source": source,
+        }
+        self.repairs.append(record)
+        emit(record)
+
+    def _patch(self, plan: Plan, index: int, new_steps: list[Step]) -> Plan:
+        old = plan.steps[index]
+        base = self._root_id(old)
+        attempt = self._attempts.get(base, 1)
+        renamed = []
+        for n, new in enumerate(new_steps):
+            new_id = f"{base}-r{attempt}" + (f"-{n + 1}" if len(new_steps) > 1 else "")
+            # the last replacement step writes the slot later steps read
+            out = old.out if n == len(new_steps) - 1 else new.out
+            renamed.append(replace(new, id=new_id, out=out, line=None, column=None))
+        result = plan.result
+        return Plan(plan.steps[:index] + tuple(renamed) + plan.steps[index + 1:], result)
+
+    def _ask_model(self, plan: Plan, index: int, result: StepResult, slots: dict[str, Any]) -> list[Step]:
+        if self.model is None:
+            return []
+        step = plan.steps[index]
+        reads = []
+        for _, ref in step.reads():
+            shown, cut, size = preview(slots.get(ref.name), 600)
+            reads.append(f"${ref.name} ({size} bytes{', cut' if cut else ''}):\n{shown}")
+        stderr = (result.detail or {}).get("stderr") or ""
+        done = "\n".join(to_text(Plan((s,))).strip() for s in plan.steps[:index]) or "(none)"
+        message = (
+            f"Request: {self.request}\n\nSteps that already ran:\n{done}\n\n"
+            f"This step failed:\n{to_text(Plan((step,))).strip()}\n"
+            f"Failure: {result.failure}: {result.message or ''}\n"
+            + (f"stderr: {stderr.strip()[-600:]}\n" if stderr.strip() else "")
+            + ("Slots it reads:\n" + "\n".join(reads) + "\n" if reads else "")
+            + "\nReply with a plan of one step (or a few) that replaces only the failed step and does what it was meant to do."
+        )
+        facts = self.facts or WorkspaceFacts(mount=self.policy.workspace)
+        messages = build_messages(message, facts, self.policy)
+        try:
+            completions = self.model.complete(messages, schema=model_schema(), temperature=0.3, max_tokens=384,
+                                              seed=len(self.repairs) + 7, n=1)
+        except Exception as error:  # the model failing is a failed repair, not a crash
+            self.repairs.append({"event": "repair", "step": step.id, "outcome": f"model error: {error}"})
+            return []
+        try:
+            parsed = plan_from_json(json.loads(completions[0].text))
+        except (json.JSONDecodeError, IndexError, AttributeError):
+            return []
+        if parsed.plan is None:
+            return []
+        return list(parsed.plan.steps[:3])

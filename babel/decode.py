@@ -1,0 +1,143 @@
+"""The decoder: k candidate plans in, one plan out, with the vote behind it.
+
+Compilation is a noisy channel and this is its decoder. Candidates the verifier
+rejects are dropped (the syndrome). The rest are canonicalised so that equivalent
+plans fall in one group, and, where a dry run is offered, each distinct plan is run
+in a throwaway sandbox and plans are grouped again by what they produced (agreement
+by execution). Plain majority is not enough for a small model (measured: majority of
+5 samples is worse than the greedy answer), so the vote is weighted: the greedy
+candidate counts for more, a plan whose dry run failed or printed nothing counts for
+little, and the model's own likelihood breaks ties. The decision says how many
+candidates agreed and why the winner won.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from babel.compile import Candidate, Compilation
+from babel.diagnostics import Diagnostic
+from babel.plan import Plan, canonical_key
+
+GREEDY_BONUS = 1.0
+FAILED_WEIGHT = 0.05
+EMPTY_WEIGHT = 0.3
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What a dry run of one plan gave: ok with a result, or the failure that stopped it."""
+
+    ok: bool
+    result: str | None
+    failure: str | None = None
+    message: str | None = None
+    changes: str | None = None  # a digest of the files the plan changed, when it writes
+
+
+DryRunner = Callable[[Plan], "DryRun | None"]
+
+
+@dataclass(frozen=True)
+class Group:
+    key: str  # the canonical plan, or the outcome it shares with others
+    members: tuple[int, ...]  # candidate indices
+    score: float
+    outcome: DryRun | None = None
+    plans: int = 1  # how many distinct plans agreed on this outcome
+
+
+@dataclass(frozen=True)
+class Decision:
+    plan: Plan | None
+    chosen: int | None
+    groups: tuple[Group, ...]
+    valid: int
+    total: int
+    reason: str
+    diagnostics: tuple[Diagnostic, ...] = ()  # why nothing was chosen, when nothing was
+    dry_runs: dict[str, DryRun] = field(default_factory=dict, compare=False)
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "chosen": self.chosen, "valid": self.valid, "total": self.total, "reason": self.reason,
+            "groups": [{"members": list(g.members), "score": round(g.score, 3), "plans": g.plans,
+                        "outcome": None if g.outcome is None else {"ok": g.outcome.ok, "result": (g.outcome.result or "")[:200], "failure": g.outcome.failure}}
+                       for g in self.groups],
+        }
+
+
+def _weight(candidate: Candidate) -> float:
+    weight = 1.0 + (GREEDY_BONUS if candidate.greedy else 0.0)
+    if candidate.logprob is not None and candidate.tokens:
+        weight += 0.5 * math.exp(candidate.logprob / max(candidate.tokens, 1))  # mean token probability, 0..1
+    return weight
+
+
+def _outcome_factor(outcome: DryRun | None) -> float:
+    if outcome is None:
+        return 1.0
+    if not outcome.ok:
+        return FAILED_WEIGHT
+    if not (outcome.result or "").strip() and not outcome.changes:
+        return EMPTY_WEIGHT
+    return 1.0
+
+
+def decode(compilation: Compilation, dry_run: DryRunner | None = None) -> Decision:
+    candidates = compilation.candidates
+    valid = [c for c in candidates if c.valid]
+    if not valid:
+        best = min(candidates, key=lambda c: sum(d.is_error for d in c.diagnostics), default=None)
+        return Decision(None, None, (), 0, len(candidates),
+                        "no candidate passed the verifier", tuple(best.diagnostics) if best else ())
+    # 1. group equivalent plans
+    by_plan: dict[str, list[Candidate]] = {}
+    for candidate in valid:
+        assert candidate.plan is not None
+        by_plan.setdefault(canonical_key(candidate.plan), []).append(candidate)
+    # 2. run each distinct plan once, where we may, and regroup by outcome
+    outcomes: dict[str, DryRun] = {}
+    if dry_run is not None:
+        for key, members in by_plan.items():
+            assert members[0].plan is not None
+            outcome = dry_run(members[0].plan)
+            if outcome is not None:
+                outcomes[key] = outcome
+    groups: dict[str, list[str]] = {}
+    for key in by_plan:
+        outcome = outcomes.get(key)
+        if outcome is not None and outcome.ok:
+            group_key = f"result:{outcome.result}\x00{outcome.changes or ''}"
+        else:
+            group_key = f"plan:{key}"
+        groups.setdefault(group_key, []).append(key)
+    scored: list[Group] = []
+    for group_key, plan_keys in groups.items():
+        members = [c for key in plan_keys for c in by_plan[key]]
+        outcome = outcomes.get(plan_keys[0])
+        score = sum(_weight(c) for c in members) * _outcome_factor(outcome)
+        scored.append(Group(group_key, tuple(c.index for c in members), score, outcome, len(plan_keys)))
+    scored.sort(key=lambda g: (-g.score, min(g.members)))
+    winner = scored[0]
+    members = [candidates[i] for i in winner.members]
+    chosen = next((c for c in members if c.greedy), None) or max(
+        members, key=lambda c: (c.logprob / max(c.tokens, 1)) if c.logprob is not None else -1e9)
+    return Decision(chosen.plan, chosen.index, tuple(scored), len(valid), len(candidates),
+                    _reason(winner, scored, len(valid), len(candidates), dry_run is not None), (), outcomes)
+
+
+def _reason(winner: Group, groups: list[Group], valid: int, total: int, executed: bool) -> str:
+    agreed = len(winner.members)
+    how = "produced the same output" if executed and winner.outcome is not None and winner.outcome.ok else "are the same plan"
+    parts = [f"{agreed} of {total} candidates {how}" if agreed > 1 else f"1 of {total} candidates"]
+    if valid < total:
+        parts.append(f"{total - valid} rejected by the verifier")
+    if winner.outcome is not None and not winner.outcome.ok:
+        parts.append(f"every dry run failed ({winner.outcome.failure})")
+    runners_up = [g for g in groups[1:] if g.score > 0]
+    if runners_up:
+        parts.append(f"score {winner.score:.2f} against {runners_up[0].score:.2f} for the next")
+    return "; ".join(parts)

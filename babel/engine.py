@@ -1,0 +1,403 @@
+"""The embedded engine: k constrained candidates decoded together, on the CPU.
+
+Compilation asks for k candidates of the same prompt. Decoding them one after the
+other costs k times the tokens; here they are decoded as k sequences of one llama.cpp
+batch that share the prompt's KV cells, so a step of k tokens costs little more than
+a step of one on a memory-bound CPU. Each sequence has its own sampler (greedy for
+the first, seeded sampling for the rest) and its own JSON-schema grammar; the grammar
+is checked on the chosen token only, and applied to the whole vocabulary only when
+the chosen token is invalid (as llama.cpp's own common sampler does), because masking
+150k tokens per step is what makes constrained decoding slow.
+
+The prompt's immutable prefix (system prompt and few-shot examples) is evaluated once
+and its KV state kept on disk, keyed by the model and the prefix tokens, so a new
+process starts from it instead of paying for it again; within a process, the longest
+common prefix with the previous prompt is kept in the cache.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Generated:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    logprob: float  # sum of the chosen tokens' log-probabilities under the unconstrained model
+    finished: bool  # the grammar completed (or EOS without a grammar)
+    model: str = ""
+    latency_s: float = 0.0
+
+
+class EngineError(RuntimeError):
+    pass
+
+
+def _lib() -> Any:
+    try:
+        import llama_cpp
+    except ImportError as error:  # pragma: no cover - depends on the install
+        raise EngineError("the embedded engine needs llama-cpp-python: pip install 'llama-cpp-python[server]'") from error
+    return llama_cpp
+
+
+class BatchedEngine:
+    """One model, one context, up to `max_seqs` sequences decoded together."""
+
+    def __init__(self, model_path: Path, *, n_ctx: int = 8192, threads: int | None = None, max_seqs: int = 8,
+                 cache_dir: Path | None = None) -> None:
+        L = _lib()
+        self.L = L
+        self.model_path = Path(model_path)
+        self.max_seqs = max_seqs
+        self.cache_dir = cache_dir
+        self._lock = threading.Lock()
+        L.llama_backend_init()
+        _quiet(L)
+        mparams = L.llama_model_default_params()
+        self.model = L.llama_model_load_from_file(str(self.model_path).encode(), mparams)
+        if not self.model:
+            raise EngineError(f"cannot load the model {self.model_path}: is it a GGUF file?")
+        cparams = L.llama_context_default_params()
+        threads = threads or max(1, min(os.cpu_count() or 1, 4))
+        cparams.n_ctx = n_ctx
+        cparams.n_batch = 512
+        cparams.n_ubatch = 512
+        cparams.n_seq_max = max_seqs
+        cparams.n_threads = threads
+        cparams.n_threads_batch = threads
+        cparams.kv_unified = True  # the sequences share the prompt's cells
+        self.ctx = L.llama_init_from_model(self.model, cparams)
+        if not self.ctx:
+            raise EngineError("cannot create a llama.cpp context (out of memory?)")
+        self.vocab = L.llama_model_get_vocab(self.model)
+        self.n_vocab = L.llama_vocab_n_tokens(self.vocab)
+        self.mem = L.llama_get_memory(self.ctx)
+        self.batch = L.llama_batch_init(512, 0, max_seqs)
+        self._cached: list[int] = []  # prompt tokens whose KV cells all sequences share
+        self._cached_seqs = 0
+        self._one = (L.llama_token_data * 1)()
+        self._one_array = L.llama_token_data_array(self._one, 1, -1, False)
+        self.chat_template = self._metadata("tokenizer.chat_template")
+        self.eos = L.llama_vocab_eos(self.vocab)
+        self.model_id = f"{self.model_path.name}:{self.model_path.stat().st_size}"
+        self._all_tokens = np.zeros(self.n_vocab, dtype=np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)]))
+        self.slow_path = 0  # how often the grammar had to mask the whole vocabulary
+
+    # ---- text and tokens ---------------------------------------------------------
+    def _metadata(self, key: str) -> str | None:
+        buf = ctypes.create_string_buffer(1 << 16)
+        n = self.L.llama_model_meta_val_str(self.model, key.encode(), buf, len(buf))
+        return buf.value.decode("utf-8", errors="replace") if n >= 0 else None
+
+    def tokenize(self, text: str) -> list[int]:
+        data = text.encode("utf-8")
+        buf = (self.L.llama_token * (len(data) + 16))()
+        n = self.L.llama_tokenize(self.vocab, data, len(data), buf, len(buf), False, True)
+        if n < 0:
+            raise EngineError("tokenization failed")
+        return list(buf[:n])
+
+    def piece(self, token: int) -> bytes:
+        buf = ctypes.create_string_buffer(64)
+        n = self.L.llama_token_to_piece(self.vocab, token, buf, len(buf), 0, False)
+        if n < 0:
+            buf = ctypes.create_string_buffer(-n)
+            n = self.L.llama_token_to_piece(self.vocab, token, buf, len(buf), 0, False)
+        return buf.raw[:n]
+
+    def format_chat(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        """The prompt text for a chat; ChatML for Qwen-style templates, else the model's template."""
+        template = self.chat_template or ""
+        if "<|im_start|>" in template or not template:
+            text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+            return text + ("<|im_start|>assistant\n" if add_generation_prompt else "")
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        formatter = Jinja2ChatFormatter(template=template, eos_token="", bos_token="", add_generation_prompt=add_generation_prompt)
+        return str(formatter(messages=messages).prompt)
+
+    # ---- the KV cache -----------------------------------------------------------
+    def _decode(self, tokens: list[int], start: int, seqs: int, want_last: bool) -> None:
+        L = self.L
+        for offset in range(0, len(tokens), 512):
+            chunk = tokens[offset:offset + 512]
+            self.batch.n_tokens = 0
+            for i, token in enumerate(chunk):
+                j = self.batch.n_tokens
+                self.batch.token[j] = token
+                self.batch.pos[j] = start + offset + i
+                self.batch.n_seq_id[j] = seqs
+                for s in range(seqs):
+                    self.batch.seq_id[j][s] = s
+                self.batch.logits[j] = 1 if (want_last and offset + i == len(tokens) - 1) else 0
+                self.batch.n_tokens += 1
+            if L.llama_decode(self.ctx, self.batch) != 0:
+                raise EngineError("llama_decode failed (the context is full?)")
+
+    def _prefix_file(self, prefix: list[int]) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        digest = hashlib.sha256((self.model_id + json.dumps(prefix)).encode()).hexdigest()[:24]
+        return self.cache_dir / f"prefix-{digest}.kv"
+
+    def _prepare(self, prefix: list[int], suffix: list[int], seqs: int) -> None:
+        """Make the KV cache hold prefix+suffix for sequences 0..seqs-1, reusing what it can."""
+        L = self.L
+        prompt = prefix + suffix
+        common = 0
+        for a, b in zip(self._cached, prompt):
+            if a != b:
+                break
+            common += 1
+        common = min(common, len(prompt) - 1)  # the last token is always decoded, for its logits
+        if common < len(prefix) and self._load_prefix(prefix):
+            common = len(prefix)
+        L.llama_memory_seq_rm(self.mem, -1, common, -1)  # everything after the shared part, all sequences
+        for s in range(seqs, self.max_seqs):
+            L.llama_memory_seq_rm(self.mem, s, -1, -1)
+        for s in range(1, seqs):
+            L.llama_memory_seq_rm(self.mem, s, -1, -1)
+            if common:
+                L.llama_memory_seq_cp(self.mem, 0, s, 0, common)
+        if common < len(prefix):
+            self._decode(prefix[common:], common, seqs, want_last=False)
+            self._save_prefix(prefix)
+            common = len(prefix)
+        self._decode(prompt[common:], common, seqs, want_last=True)
+        self._cached = prompt
+        self._cached_seqs = seqs
+
+    def _load_prefix(self, prefix: list[int]) -> bool:
+        path = self._prefix_file(prefix)
+        if path is None or not path.exists():
+            return False
+        L = self.L
+        L.llama_memory_clear(self.mem, True)
+        tokens = (L.llama_token * (len(prefix) + 1))()
+        count = ctypes.c_size_t(0)
+        read = L.llama_state_seq_load_file(self.ctx, str(path).encode(), 0, tokens, len(tokens), ctypes.byref(count))
+        if read == 0 or list(tokens[: count.value]) != prefix:
+            L.llama_memory_clear(self.mem, True)
+            self._cached = []
+            return False
+        self._cached = list(prefix)
+        return True
+
+    def _save_prefix(self, prefix: list[int]) -> None:
+        path = self._prefix_file(prefix)
+        if path is None or path.exists():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tokens = (self.L.llama_token * len(prefix))(*prefix)
+        if self.L.llama_state_seq_save_file(self.ctx, str(tmp).encode(), 0, tokens, len(prefix)):
+            tmp.replace(path)
+        else:
+            tmp.unlink(missing_ok=True)
+
+    # ---- sampling ------------------------------------------------------------
+    def _grammar(self, gbnf: str | None) -> Any:
+        if gbnf is None:
+            return None
+        sampler = self.L.llama_sampler_init_grammar(self.vocab, gbnf.encode(), b"root")
+        if not sampler:
+            raise EngineError("the JSON schema could not be turned into a grammar")
+        return sampler
+
+    def _allowed(self, grammar: Any, token: int) -> bool:
+        self._one[0].id = token
+        self._one[0].logit = 0.0
+        self._one[0].p = 0.0
+        self._one_array.size = 1
+        self._one_array.selected = -1
+        self._one_array.sorted = False
+        self.L.llama_sampler_apply(grammar, ctypes.byref(self._one_array))
+        return bool(math.isfinite(self._one[0].logit))
+
+    def _full_mask(self, grammar: Any, logits: np.ndarray) -> np.ndarray:
+        """The slow path: the grammar applied to every token (vectorised, one C call)."""
+        L = self.L
+        self.slow_path += 1
+        data = self._all_tokens
+        data["id"] = np.arange(self.n_vocab, dtype=np.int32)
+        data["logit"] = logits
+        data["p"] = 0.0
+        array = L.llama_token_data_array(data.ctypes.data_as(ctypes.POINTER(L.llama_token_data)), self.n_vocab, -1, False)
+        L.llama_sampler_apply(grammar, ctypes.byref(array))
+        masked = np.full(self.n_vocab, -np.inf, dtype=np.float32)
+        kept = data[: array.size]
+        masked[kept["id"]] = kept["logit"]
+        return masked
+
+    def _choose(self, logits: np.ndarray, grammar: Any, temperature: float, rng: np.random.Generator, top_k: int = 40) -> int:
+        top = np.argpartition(-logits, top_k)[:top_k]
+        top = top[np.argsort(-logits[top])]
+        if temperature <= 0:
+            order = list(top)
+        else:
+            scaled = (logits[top] - logits[top[0]]) / temperature
+            probs = np.exp(scaled)
+            probs /= probs.sum()
+            # nucleus: keep the smallest set of tokens with 95% of the mass
+            keep = int(np.searchsorted(np.cumsum(probs), 0.95) + 1)
+            candidates, weights = top[:keep], probs[:keep] / probs[:keep].sum()
+            order = list(rng.choice(candidates, size=len(candidates), replace=False, p=weights))
+        for token in order:
+            if grammar is None or self._allowed(grammar, int(token)):
+                return int(token)
+        masked = self._full_mask(grammar, logits) if grammar is not None else logits
+        if not np.isfinite(masked).any():
+            return self.eos
+        if temperature <= 0:
+            return int(np.argmax(masked))
+        finite = np.isfinite(masked)
+        scaled = np.where(finite, (masked - masked[finite].max()) / temperature, -np.inf)
+        probs = np.exp(scaled)
+        probs /= probs.sum()
+        return int(rng.choice(self.n_vocab, p=probs))
+
+    # ---- generation ----------------------------------------------------------
+    def generate(self, messages: list[dict[str, str]], *, n: int = 1, temperatures: list[float] | None = None,
+                 seeds: list[int] | None = None, schema: dict[str, Any] | None = None, max_tokens: int = 384) -> list[Generated]:
+        """n completions of one chat, decoded together; the first n prompt tokens are shared."""
+        if n < 1 or n > self.max_seqs:
+            raise EngineError(f"n must be between 1 and {self.max_seqs}")
+        temperatures = temperatures or [0.0] * n
+        seeds = seeds or list(range(n))
+        with self._lock:
+            return self._generate(messages, n, temperatures, seeds, schema, max_tokens)
+
+    def _generate(self, messages: list[dict[str, str]], n: int, temperatures: list[float], seeds: list[int],
+                  schema: dict[str, Any] | None, max_tokens: int) -> list[Generated]:
+        L = self.L
+        started = time.perf_counter()
+        full = self.format_chat(messages)
+        head = self.format_chat(messages[:-1], add_generation_prompt=False) if len(messages) > 1 else ""
+        prefix = self.tokenize(head) if head and full.startswith(head) else []
+        suffix = self.tokenize(full[len(head):] if prefix else full)
+        prompt_len = len(prefix) + len(suffix)
+        gbnf = _schema_to_gbnf(schema) if schema is not None else None
+        grammars = [self._grammar(gbnf) for _ in range(n)]
+        rngs = [np.random.default_rng(seed) for seed in seeds]
+        try:
+            self._prepare(prefix, suffix, n)
+            outputs: list[list[int]] = [[] for _ in range(n)]
+            logprobs = [0.0] * n
+            finished = [False] * n
+            # Sequences whose tokens are the same so far form one branch: its token is
+            # decoded once, in a cell tagged with all their sequence ids, so k candidates
+            # that agree cost what one does; a branch splits where its members' choices
+            # differ. Each branch is (members, index of its logits in the last batch).
+            branches: list[tuple[list[int], int]] = [(list(range(n)), self.batch.n_tokens - 1)]
+            pos = prompt_len
+            for _ in range(max_tokens):
+                next_branches: dict[tuple[int, int], list[int]] = {}
+                for members, index in branches:
+                    raw = L.llama_get_logits_ith(self.ctx, index)
+                    logits = np.ctypeslib.as_array(raw, shape=(self.n_vocab,)).astype(np.float32, copy=True)
+                    peak = float(logits.max())
+                    log_norm = peak + math.log(float(np.exp(logits - peak).sum()))
+                    for s in members:
+                        token = self._choose(logits, grammars[s], temperatures[s], rngs[s])
+                        logprobs[s] += float(logits[token]) - log_norm
+                        if L.llama_vocab_is_eog(self.vocab, token):
+                            finished[s] = True
+                            continue
+                        if grammars[s] is not None:
+                            L.llama_sampler_accept(grammars[s], token)
+                        outputs[s].append(token)
+                        next_branches.setdefault((index, token), []).append(s)
+                if not next_branches:
+                    break
+                self.batch.n_tokens = 0
+                branches = []
+                for (_, token), members in next_branches.items():
+                    j = self.batch.n_tokens
+                    self.batch.token[j] = token
+                    self.batch.pos[j] = pos
+                    self.batch.n_seq_id[j] = len(members)
+                    for m, s in enumerate(members):
+                        self.batch.seq_id[j][m] = s
+                    self.batch.logits[j] = 1
+                    self.batch.n_tokens += 1
+                    branches.append((members, j))
+                pos += 1
+                if L.llama_decode(self.ctx, self.batch) != 0:
+                    raise EngineError("llama_decode failed (the context is full?)")
+            # the generated cells are not part of any later prompt
+            L.llama_memory_seq_rm(self.mem, -1, prompt_len, -1)
+        finally:
+            for grammar in grammars:
+                if grammar is not None:
+                    L.llama_sampler_free(grammar)
+        elapsed = round(time.perf_counter() - started, 3)
+        return [
+            Generated(b"".join(self.piece(t) for t in outputs[s]).decode("utf-8", errors="replace"),
+                      prompt_len, len(outputs[s]), logprobs[s], finished[s], self.model_path.name, elapsed)
+            for s in range(n)
+        ]
+
+    def close(self) -> None:
+        L = self.L
+        if getattr(self, "batch", None) is not None:
+            L.llama_batch_free(self.batch)
+            self.batch = None
+        if getattr(self, "ctx", None):
+            L.llama_free(self.ctx)
+            self.ctx = None
+        if getattr(self, "model", None):
+            L.llama_model_free(self.model)
+            self.model = None
+
+
+_LOG_CALLBACK: Any = None
+
+
+def _quiet(L: Any) -> None:
+    """Silence llama.cpp's own logging (it writes to stderr, under our progress output)."""
+    global _LOG_CALLBACK
+    if _LOG_CALLBACK is None:
+        _LOG_CALLBACK = L.llama_log_callback(lambda level, text, data: None)
+        L.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p(0))
+
+
+def _schema_to_gbnf(schema: dict[str, Any]) -> str:
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    return str(json_schema_to_gbnf(json.dumps(schema)))
+
+
+class EngineClient:
+    """The model-client interface over a BatchedEngine: `complete` and `complete_many`."""
+
+    def __init__(self, engine: BatchedEngine, name: str = "embedded") -> None:
+        self.engine = engine
+        self.name = name
+
+    def complete(self, messages: list[dict[str, str]], *, schema: dict[str, Any] | None = None, temperature: float = 0.0,
+                 max_tokens: int = 512, seed: int | None = None, n: int = 1) -> list[Generated]:
+        base = seed or 0
+        return self.engine.generate(messages, n=n, temperatures=[temperature] * n, seeds=[base + i for i in range(n)],
+                                    schema=schema, max_tokens=max_tokens)
+
+    def complete_many(self, messages: list[dict[str, str]], *, schema: dict[str, Any] | None = None,
+                      temperatures: list[float], seeds: list[int], max_tokens: int = 512) -> list[Generated]:
+        return self.engine.generate(messages, n=len(temperatures), temperatures=temperatures, seeds=seeds,
+                                    schema=schema, max_tokens=max_tokens)
+
+    def close(self) -> None:
+        self.engine.close()

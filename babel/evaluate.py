@@ -1,0 +1,297 @@
+"""`babel eval`: measure task success on a suite of requests with known answers.
+
+A suite is a directory of YAML files (each one task or a list of tasks) or one JSONL
+file. Each task builds its fixture with a `setup` script in a fresh sandbox workspace
+(mounted at `workspace`, /workspace unless it says otherwise), then Babel compiles,
+decodes and runs the request there, and the result is checked against `expect`:
+`output` (equal after trimming), `output_of` (equal to what that command prints in an
+identical fresh workspace), `contains` (substrings), `files` (path → content). The
+result of a plan is its final step's output unless the plan names a result slot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+EXPECT_KEYS = ("output", "output_of", "contains", "files")
+TASK_KEYS = {"id", "request", "setup", "workspace", "expect", "tags", "reference", "notes"}
+
+
+class SuiteError(ValueError):
+    """A suite that cannot be read; the message names the file and the task."""
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    request: str
+    setup: str
+    workspace: str
+    expect: dict[str, Any]
+    tags: tuple[str, ...] = ()
+    source: str = ""
+
+
+@dataclass
+class TaskResult:
+    id: str
+    passed: bool
+    result: str | None
+    expected: str | None
+    reason: str
+    latency_s: float
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model_calls: int = 0
+    vote: dict[str, Any] = field(default_factory=dict)
+    plan: str | None = None
+    repairs: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _task(raw: Any, where: str) -> Task:
+    if not isinstance(raw, dict):
+        raise SuiteError(f"{where}: a task is a mapping with id, request, setup and expect")
+    unknown = sorted(set(raw) - TASK_KEYS)
+    if unknown:
+        raise SuiteError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(TASK_KEYS))})")
+    for key in ("id", "request"):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            raise SuiteError(f"{where}: {key!r} must be a non-empty string")
+    where = f"{where} ({raw['id']})"
+    expect = raw.get("expect")
+    if not isinstance(expect, dict) or not expect:
+        raise SuiteError(f"{where}: 'expect' needs one or more of {', '.join(EXPECT_KEYS)}")
+    bad = sorted(set(expect) - set(EXPECT_KEYS))
+    if bad:
+        raise SuiteError(f"{where}: unknown expectation {bad[0]!r} (known: {', '.join(EXPECT_KEYS)})")
+    if "contains" in expect:
+        contains = expect["contains"]
+        if isinstance(contains, str):
+            expect = {**expect, "contains": [contains]}
+        elif not isinstance(contains, list) or not all(isinstance(c, str) for c in contains):
+            raise SuiteError(f"{where}: 'contains' is a list of strings")
+    if "files" in expect and (not isinstance(expect["files"], dict) or not all(isinstance(v, str) for v in expect["files"].values())):
+        raise SuiteError(f"{where}: 'files' maps paths to their expected content")
+    if "output" in expect and not isinstance(expect["output"], (str, int, float)):
+        raise SuiteError(f"{where}: 'output' is the expected text")
+    workspace = raw.get("workspace") or "/workspace"
+    if not isinstance(workspace, str) or not workspace.startswith("/") or workspace.rstrip("/") in ("", "/proc", "/sys", "/dev", "/tmp"):
+        raise SuiteError(f"{where}: 'workspace' must be an absolute directory such as /workspace or /testbed")
+    setup = raw.get("setup") or ""
+    if not isinstance(setup, str):
+        raise SuiteError(f"{where}: 'setup' is a shell script (a string)")
+    tags = raw.get("tags") or []
+    return Task(raw["id"], raw["request"], setup, workspace.rstrip("/"), expect, tuple(str(t) for t in tags), where)
+
+
+def load_suite(path: Path) -> list[Task]:
+    if not path.exists():
+        raise SuiteError(f"{path}: no such suite (a directory of YAML files or a JSONL file)")
+    tasks: list[Task] = []
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+        if not files:
+            raise SuiteError(f"{path}: no .yaml files in this directory")
+        for file in files:
+            try:
+                doc = yaml.safe_load(file.read_text(encoding="utf-8"))
+            except yaml.YAMLError as error:
+                mark = getattr(error, "problem_mark", None)
+                at = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+                raise SuiteError(f"{file}{at}: not valid YAML: {getattr(error, 'problem', error)}") from None
+            except (OSError, UnicodeDecodeError) as error:
+                raise SuiteError(f"{file}: cannot read it: {error}") from None
+            items = doc if isinstance(doc, list) else [doc]
+            tasks += [_task(item, f"{file}[{i}]" if isinstance(doc, list) else str(file)) for i, item in enumerate(items) if item is not None]
+    else:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise SuiteError(f"{path}:{number}: not valid JSON: {error.msg}") from None
+            tasks.append(_task(raw, f"{path}:{number}"))
+    seen: set[str] = set()
+    for task in tasks:
+        if task.id in seen:
+            raise SuiteError(f"{task.source}: task id {task.id!r} is used twice")
+        seen.add(task.id)
+    return tasks
+
+
+# ---- fixtures ---------------------------------------------------------------------
+
+SANDBOX_UID = 1000
+
+
+@dataclass
+class Fixture:
+    """A fresh workspace directory on the host, owned by the sandbox's unprivileged user."""
+
+    path: Path
+
+    @classmethod
+    def create(cls) -> Fixture:
+        path = Path(tempfile.mkdtemp(prefix="babel-eval-"))
+        if os.geteuid() == 0:  # the sandbox never runs as root: give the workspace to a plain uid
+            os.chown(path, SANDBOX_UID, SANDBOX_UID)
+        path.chmod(0o755)
+        return cls(path)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def check(task: Task, result: str | None, files: dict[str, str | None], expected_output: str | None) -> tuple[bool, str]:
+    """Whether a result meets the task's expectations, and if not, the first reason why."""
+    expect = task.expect
+    got = (result or "").strip()
+    if "output" in expect and got != str(expect["output"]).strip():
+        return False, f"output {_short(got)} != expected {_short(str(expect['output']).strip())}"
+    if "output_of" in expect and got != (expected_output or "").strip():
+        return False, f"output {_short(got)} != expected {_short((expected_output or '').strip())}"
+    for needle in expect.get("contains", []):
+        if needle not in (result or ""):
+            return False, f"output lacks {needle!r}"
+    for path, content in expect.get("files", {}).items():
+        actual = files.get(path)
+        if actual is None:
+            return False, f"file {path} is missing"
+        if actual.rstrip("\n") != content.rstrip("\n"):
+            return False, f"file {path} is {_short(actual)}, expected {_short(content)}"
+    return True, "ok"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = text.replace("\n", "\\n")
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+Runner = Callable[[Task], TaskResult]
+
+
+def run_suite(tasks: list[Task], runner: Runner, jobs: int = 1, on_result: Callable[[TaskResult], None] | None = None) -> list[TaskResult]:
+    results: list[TaskResult] = []
+
+    def one(task: Task) -> TaskResult:
+        started = time.perf_counter()
+        try:
+            result = runner(task)
+        except Exception as error:  # one broken task must not end the suite
+            result = TaskResult(task.id, False, None, None, f"error: {type(error).__name__}: {error}", time.perf_counter() - started)
+        if on_result:
+            on_result(result)
+        return result
+
+    if jobs <= 1:
+        results = [one(task) for task in tasks]
+    else:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(one, tasks))
+    return results
+
+
+def iter_summary(results: list[TaskResult]) -> Iterator[str]:
+    passed = sum(r.passed for r in results)
+    yield f"{passed} passed, {len(results) - passed} failed"
+
+
+# ---- running one task -------------------------------------------------------------
+
+SandboxFactory = Callable[[Path, str, bool], Any]  # (workspace, mount point, writable) -> started sandbox (context manager)
+PlanExecutor = Callable[..., Any]  # (plan, sandbox, policy) -> RunResult, e.g. run_plan or the control loop
+
+
+def _exec(box: Any, cmd: str, timeout: float = 60.0) -> tuple[bool, str, str]:
+    response = box.call({"op": "exec", "args": {"cmd": cmd, "argv": None, "stdin": None}, "timeout": timeout, "max_output": 4_000_000})
+    value = response.get("value") if isinstance(response.get("value"), dict) else {}
+    return response.get("status") == "ok", str(value.get("stdout", "")), str(value.get("stderr", "") or response.get("message", ""))
+
+
+def _read_files(box: Any, task: Task) -> dict[str, str | None]:
+    files: dict[str, str | None] = {}
+    for path in task.expect.get("files", {}):
+        response = box.call({"op": "read", "args": {"path": path, "encoding": "utf-8"}, "timeout": 10.0, "max_output": 4_000_000})
+        files[path] = response.get("value") if response.get("status") == "ok" else None
+    return files
+
+
+def make_runner(
+    model: Any,
+    sandbox_factory: SandboxFactory,
+    *,
+    k: int = 3,
+    execute_candidates: bool = True,
+    executor: PlanExecutor | None = None,
+) -> Runner:
+    """A function that runs one task end to end: fixture, compile, decode, run, check."""
+    from babel.pipeline import compile_and_decode, has_effects
+    from babel.plan import to_text
+    from babel.policy import Policy
+    from babel.run import run_plan
+
+    execute = executor or run_plan
+
+    def run_task(task: Task) -> TaskResult:
+        started = time.perf_counter()
+        fixture = Fixture.create()
+        reference: Fixture | None = None
+        try:
+            with sandbox_factory(fixture.path, task.workspace, True) as box:
+                ok, _, err = _exec(box, task.setup or "true")
+            if not ok:
+                return TaskResult(task.id, False, None, None, f"setup failed: {err.strip()[:200]}", time.perf_counter() - started)
+            expected_output = None
+            if "output_of" in task.expect:
+                reference = Fixture.create()
+                with sandbox_factory(reference.path, task.workspace, True) as box:
+                    _exec(box, task.setup or "true")
+                    ok, expected_output, err = _exec(box, str(task.expect["output_of"]))
+                if not ok:
+                    return TaskResult(task.id, False, None, None, f"output_of failed: {err.strip()[:200]}", time.perf_counter() - started)
+            policy = Policy(workspace=task.workspace, write=(".",))
+            with sandbox_factory(fixture.path, task.workspace, False) as readonly:
+                compilation, decision = compile_and_decode(task.request, model, readonly, policy, k=k, execute_candidates=execute_candidates)
+                common = dict(prompt_tokens=compilation.prompt_tokens, completion_tokens=compilation.completion_tokens,
+                              model_calls=compilation.model_calls, vote=decision.summary())
+                if decision.plan is None:
+                    why = "; ".join(f"{d.code}: {d.message}" for d in decision.diagnostics[:2])
+                    return TaskResult(task.id, False, None, expected_output, f"no valid plan ({why})", time.perf_counter() - started, **common)
+                plan = decision.plan
+                if has_effects(plan):
+                    with sandbox_factory(fixture.path, task.workspace, True) as writable:
+                        run = execute(plan, writable, policy)
+                        files = _read_files(writable, task)
+                else:
+                    run = execute(plan, readonly, policy)
+                    files = _read_files(readonly, task)
+            result = getattr(run, "result", None)
+            passed, reason = check(task, result, files, expected_output)
+            if not getattr(run, "ok", False) and not passed:
+                failed = run.failed_step()
+                reason = f"step {failed.id} failed: {failed.failure}: {(failed.message or '')[:120]}" if failed else reason
+            extra = dict(common, model_calls=common["model_calls"] + getattr(run, "model_calls", 0))
+            return TaskResult(task.id, passed, result, expected_output if expected_output is not None else task.expect.get("output"),
+                              reason, round(time.perf_counter() - started, 3), plan=to_text(plan),
+                              repairs=len(getattr(run, "repairs", ())), **extra)
+        finally:
+            fixture.remove()
+            if reference:
+                reference.remove()
+
+    return run_task

@@ -1,0 +1,150 @@
+"""`babel do`, as a library call: compile → verify → decode → confirm → run.
+
+This is the imperative shell that joins the stages: it gathers the workspace facts
+the compiler needs (through the sandbox, so no host-side file access is involved),
+asks for k candidates, dry-runs the read-only ones in a sandbox whose workspace is
+mounted read-only (agreement by execution), lets the decoder choose, asks before any
+step with effects, and runs the chosen plan. Each stage is a function of its own
+module; this one only sequences them and reports progress.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from babel.compile import Compilation, ModelLike, WorkspaceFacts, compile_request
+from babel.decode import Decision, DryRun, decode
+from babel.plan import Plan
+from babel.policy import Policy, replace_budgets
+from babel.run import RunResult, StepSandbox, run_plan
+from babel.values import as_text
+from babel.verify import step_facts
+
+Progress = Callable[[str], None]
+
+#: Lists the workspace for the compiler: files only, skipping VCS and dependency
+#: directories, sorted, bounded. Run inside the sandbox.
+FACTS_CMD = (
+    "find . \\( -name .git -o -name node_modules -o -name __pycache__ -o -name .venv \\) -prune "
+    "-o -type f -print 2>/dev/null | sed 's|^\\./||' | LC_ALL=C sort | head -n {limit}; "
+    "echo '#count'; find . \\( -name .git -o -name node_modules -o -name __pycache__ -o -name .venv \\) -prune "
+    "-o -type f -print 2>/dev/null | wc -l"
+)
+HEAD_SUFFIXES = (".csv", ".tsv", ".psv")
+
+
+def gather_facts(sandbox: StepSandbox, policy: Policy, limit: int = 60, heads: int = 3) -> WorkspaceFacts:
+    """The bounded listing (and the first lines of a few small tables) the compiler is shown."""
+    response = sandbox.call({"op": "exec", "args": {"cmd": FACTS_CMD.format(limit=limit), "argv": None, "stdin": None},
+                             "timeout": 20.0, "max_output": 200_000})
+    value = response.get("value") or {}
+    text = as_text(value.get("stdout") if isinstance(value, dict) else value)
+    listing, _, count = text.partition("#count")
+    files = tuple(line for line in listing.splitlines() if line.strip())
+    try:
+        total = int(count.strip() or 0)
+    except ValueError:
+        total = len(files)
+    head_pairs: list[tuple[str, str]] = []
+    for path in [f for f in files if f.lower().endswith(HEAD_SUFFIXES)][:heads]:
+        head = sandbox.call({"op": "exec", "args": {"cmd": f"head -c 400 {shlex.quote(path)} | head -n 3", "argv": None, "stdin": None},
+                             "timeout": 10.0, "max_output": 2000})
+        head_value = head.get("value")
+        head_text = as_text(head_value.get("stdout") if isinstance(head_value, dict) else head_value).strip()
+        if head.get("status") == "ok" and head_text:
+            head_pairs.append((path, head_text))
+    return WorkspaceFacts(mount=policy.workspace, files=files, more_files=max(0, total - len(files)), heads=tuple(head_pairs))
+
+
+def has_effects(plan: Plan) -> bool:
+    return any(step_facts(step).effects for step in plan.steps)
+
+
+def dry_runner(sandbox: StepSandbox, policy: Policy, step_timeout: float = 10.0) -> Callable[[Plan], DryRun | None]:
+    """Runs read-only plans in a read-only sandbox; plans with effects are not dry-run."""
+    quick = replace_budgets(policy, step_timeout=min(step_timeout, policy.budgets.step_timeout))
+
+    def dry_run(plan: Plan) -> DryRun | None:
+        if has_effects(plan):
+            return None
+        result = run_plan(plan, sandbox, quick)
+        failed = result.failed_step()
+        if failed is not None:
+            return DryRun(False, None, failed.failure, failed.message)
+        return DryRun(True, result.result)
+
+    return dry_run
+
+
+@dataclass
+class DoOutcome:
+    compilation: Compilation
+    decision: Decision
+    run: RunResult | None = None
+    confirmed: bool | None = None
+    stages_s: dict[str, float] = field(default_factory=dict)
+
+
+def compile_and_decode(
+    request: str,
+    model: ModelLike,
+    sandbox: StepSandbox,
+    policy: Policy,
+    *,
+    k: int,
+    execute_candidates: bool = True,
+    progress: Progress | None = None,
+    skills_index: str = "",
+) -> tuple[Compilation, Decision]:
+    say = progress or (lambda message: None)
+    say("reading the workspace")
+    facts = gather_facts(sandbox, policy)
+    compilation = compile_request(request, model, k=k, policy=policy, facts=facts, progress=say, skills_index=skills_index)
+    if execute_candidates and k > 1:
+        say("dry-running the read-only candidates")
+    decision = decode(compilation, dry_runner(sandbox, policy) if execute_candidates and k > 1 else None)
+    return compilation, decision
+
+
+SandboxFactory = Callable[[Path, bool], Any]  # (directory to mount, writable) -> a started sandbox (context manager)
+
+
+def execute_plan(
+    plan: Plan,
+    root: Path,
+    policy: Policy,
+    sandbox_factory: SandboxFactory,
+    *,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    run_id: str | None = None,
+    meta: dict[str, Any] | None = None,
+    on_failure: Any = None,
+    readonly_box: StepSandbox | None = None,
+) -> RunResult:
+    """Run a chosen plan safely: read-only plans over a read-only mount; plans with
+    effects over a staged copy that is committed to `root` only if the run completes."""
+    from babel.workspace import Staging, sandbox_user
+
+    emit = on_event or (lambda event: None)
+    if not has_effects(plan) and not policy.write:
+        if readonly_box is not None:
+            return run_plan(plan, readonly_box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure)
+        with sandbox_factory(root, False) as box:
+            return run_plan(plan, box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure)
+    uid, gid = sandbox_user(root)
+    staging = Staging.create(root, uid, gid)
+    try:
+        with sandbox_factory(staging.path, True) as box:
+            result = run_plan(plan, box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure)
+        if result.ok:
+            changes = staging.commit(result.run_id)
+            emit({"event": "commit", "run_id": result.run_id, "written": list(changes.written), "deleted": list(changes.deleted)})
+        else:
+            emit({"event": "discard", "run_id": result.run_id, "reason": "the run did not complete; the workspace is unchanged"})
+        return result
+    finally:
+        staging.discard()

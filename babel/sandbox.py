@@ -1,0 +1,359 @@
+"""The sandbox: one hardened Docker container per run, one executor inside it.
+
+The imperative shell around `sandbox/executor.py`. A run gets a fresh container from
+the image built locally from sandbox/ (a Debian rootfs made by debootstrap and
+imported, plus the executor; no registry is ever contacted), started with the
+security profile in sandbox/profile.json: no network, read-only root, all
+capabilities dropped, no new privileges, pid / memory / CPU limits, a tmpfs /tmp that
+cannot execute, an init process, a non-root user, no host environment, and the
+workspace as its only mount (read-only unless the run may write). The executor runs as
+one long-lived process in it, so a step costs a line of JSON each way instead of a
+`docker exec` (measured in bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from babel.resources import data_dir
+
+Progress = Callable[[str], None]
+IMAGE = "babel-sandbox"
+BASE_IMAGE = "babel-sandbox-base"
+LABEL = "babel.sandbox"
+
+
+class SandboxError(Exception):
+    """The sandbox cannot be used; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    pids: int = 128
+    memory: str = "512m"
+    cpus: float = 1.0
+    tmp_size: str = "64m"
+    lifetime_s: int = 3600  # the container's own deadline, in case its owner is killed
+
+
+@dataclass(frozen=True)
+class BackendStatus:
+    name: str
+    ok: bool
+    detail: str
+
+
+def _client() -> Any:
+    import docker
+    from docker.errors import DockerException
+
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+        return client
+    except DockerException as error:
+        host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        raise SandboxError(
+            f"no Docker engine answers at {host} ({_first_line(error)}): start it (`sudo systemctl start docker`, or "
+            "`sudo dockerd &`), or install it (`sudo apt-get install docker.io`); `babel doctor` checks again"
+        ) from None
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+
+
+def _profile() -> dict[str, Any]:
+    raw = json.loads((data_dir("sandbox") / "profile.json").read_text(encoding="utf-8"))
+    return {k: v for k, v in raw.items() if not k.startswith("_")}
+
+
+def _hash(*parts: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(hashlib.sha256(part).digest())
+    return digest.hexdigest()[:16]
+
+
+def image_tags() -> tuple[str, str]:
+    """(base tag, final tag): each a hash of what it is built from, so a change rebuilds only it."""
+    box = data_dir("sandbox")
+    base = f"{BASE_IMAGE}:{_hash((box / 'build-rootfs.sh').read_bytes())}"
+    final = f"{IMAGE}:{_hash(base.encode(), (box / 'executor.py').read_bytes(), (box / 'Dockerfile').read_bytes())}"
+    return base, final
+
+
+def _has_image(client: Any, tag: str) -> bool:
+    from docker.errors import ImageNotFound
+
+    try:
+        client.images.get(tag)
+        return True
+    except ImageNotFound:
+        return False
+
+
+def build_image(force: bool = False, progress: Progress | None = None) -> str:
+    """Build (or reuse) the sandbox image; returns its tag."""
+    say = progress or (lambda message: None)
+    client = _client()
+    base, final = image_tags()
+    if not force and _has_image(client, final):
+        return final
+    if force or not _has_image(client, base):
+        _build_base(client, base, say)
+    say(f"building {final} (the executor on top of {base})")
+    box = data_dir("sandbox")
+    with tempfile.TemporaryDirectory(prefix="babel-image-") as context:
+        shutil.copy(box / "Dockerfile", Path(context) / "Dockerfile")
+        shutil.copy(box / "executor.py", Path(context) / "executor.py")
+        try:
+            client.images.build(path=context, tag=final, buildargs={"BASE": base}, pull=False, rm=True, forcerm=True)
+        except Exception as error:  # docker's BuildError / APIError: say what failed
+            raise SandboxError(f"building the sandbox image failed: {_first_line(error)}") from None
+    return final
+
+
+def _build_base(client: Any, tag: str, say: Progress) -> None:
+    if os.geteuid() != 0:
+        raise SandboxError("building the sandbox's root filesystem needs root once (debootstrap): run `sudo babel sandbox build`")
+    script = data_dir("sandbox") / "build-rootfs.sh"
+    work = Path(tempfile.mkdtemp(prefix="babel-rootfs-", dir=os.environ.get("BABEL_BUILD_DIR", "/var/tmp")))
+    rootfs, tarball = work / "rootfs", work / "rootfs.tar"
+    try:
+        say("building the sandbox root filesystem from Debian packages (debootstrap; a few minutes, once)")
+        proc = subprocess.Popen(["sh", str(script), str(rootfs)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        tail: list[str] = []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            tail = (tail + [line.rstrip()])[-20:]
+            if line.startswith("I: Retrieving") or line.startswith("I: Installing") or line.startswith("I: Configuring"):
+                continue
+            if line.startswith("I: "):
+                say(line[3:].strip())
+        if proc.wait() != 0:
+            raise SandboxError("debootstrap failed:\n" + "\n".join(tail))
+        say("importing the root filesystem as a local image")
+        subprocess.run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(tarball), "."], check=True)
+        repository, version = tag.split(":")
+        client.api.import_image_from_file(str(tarball), repository=repository, tag=version)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def ensure_image(progress: Progress | None = None) -> str:
+    return build_image(force=False, progress=progress)
+
+
+def reap_orphans(client: Any) -> int:
+    """Remove sandbox containers whose owning process is gone (a killed run leaves one)."""
+    removed = 0
+    for container in client.containers.list(all=True, filters={"label": LABEL}):
+        owner = container.labels.get("babel.owner")
+        host, _, pid = (owner or "").partition(":")
+        if host == socket.gethostname() and pid.isdigit() and _alive(int(pid)):
+            continue
+        try:
+            container.remove(force=True)
+            removed += 1
+        except Exception:  # already gone
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+@dataclass
+class DockerSandbox:
+    """A started container over one workspace; `call` performs one executor request."""
+
+    workspace: Path
+    mount_at: str = "/workspace"
+    writable: bool = False
+    limits: SandboxLimits = field(default_factory=SandboxLimits)
+    progress: Progress | None = None
+    _container: Any = None
+    _sock: Any = None
+    _buffer: bytes = b""
+    _stderr: bytes = b""
+    _dead: str | None = None
+    user: str = ""
+
+    def __enter__(self) -> DockerSandbox:
+        if self._container is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        from docker.types import Mount
+
+        workspace = Path(self.workspace).resolve()
+        if not workspace.is_dir():
+            raise SandboxError(f"the workspace {workspace} is not a directory")
+        client = _client()
+        reap_orphans(client)
+        image = ensure_image(self.progress)
+        st = workspace.stat()
+        uid, gid = st.st_uid, st.st_gid
+        if uid == 0:
+            if self.writable:
+                raise SandboxError(
+                    f"the workspace {workspace} is owned by root, and the sandbox never runs as root: "
+                    "chown it to a normal user, or let babel stage a copy (babel do / babel run do this for runs that write)")
+            uid, gid = 65534, 65534
+        self.user = f"{uid}:{gid}"
+        profile = _profile()
+        profile.update(
+            pids_limit=self.limits.pids, mem_limit=self.limits.memory, memswap_limit=self.limits.memory,
+            nano_cpus=int(self.limits.cpus * 1e9), tmpfs={"/tmp": f"rw,noexec,nosuid,nodev,size={self.limits.tmp_size}"},
+        )
+        try:
+            self._container = client.containers.run(
+                image, command=["sleep", str(self.limits.lifetime_s)], detach=True, user=self.user, working_dir=self.mount_at,
+                mounts=[Mount(target=self.mount_at, source=str(workspace), type="bind", read_only=not self.writable)],
+                labels={LABEL: "1", "babel.owner": f"{socket.gethostname()}:{os.getpid()}"}, hostname="sandbox",
+                **profile,
+            )
+            exec_id = client.api.exec_create(
+                self._container.id, ["python3", "-u", "/opt/babel/executor.py", self.mount_at], stdin=True, stdout=True,
+                stderr=True, user=self.user, workdir=self.mount_at, environment={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+            )["Id"]
+            sock = client.api.exec_start(exec_id, socket=True)
+        except Exception as error:
+            self.close()
+            raise SandboxError(f"cannot start the sandbox: {_first_line(error)}") from None
+        self._sock = getattr(sock, "_sock", sock)
+        self._client = client
+        response = self.call({"op": "ping", "args": {}, "timeout": 10})
+        if response.get("status") != "ok":
+            message = response.get("message")
+            self.close()
+            raise SandboxError(f"the sandbox's executor does not answer: {message}")
+
+    # ---- the wire ---------------------------------------------------------------
+    def _read_line(self, deadline: float) -> bytes | None:
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            self._sock.settimeout(remaining)
+            header = self._recv_exact(8)
+            if header is None:
+                return None
+            kind, size = header[0], struct.unpack(">I", header[4:])[0]
+            payload = self._recv_exact(size) if size else b""
+            if payload is None:
+                return None
+            if kind == 2:
+                self._stderr = (self._stderr + payload)[-4000:]
+            else:
+                self._buffer += payload
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
+
+    def _recv_exact(self, size: int) -> bytes | None:
+        data = b""
+        while len(data) < size:
+            chunk = self._sock.recv(size - len(data))
+            if not chunk:
+                return None
+            data += chunk
+        return data
+
+    def call(self, request: dict[str, Any]) -> dict[str, Any]:
+        if self._dead is not None:
+            return {"status": "failed", "failure": "sandbox_error", "message": self._dead, "value": None}
+        if self._sock is None:
+            return {"status": "failed", "failure": "sandbox_error", "message": "the sandbox is not started", "value": None}
+        timeout = float(request.get("timeout") or 30.0)
+        try:
+            self._sock.sendall((json.dumps(request, ensure_ascii=False) + "\n").encode("utf-8"))
+            line = self._read_line(time.monotonic() + timeout + 5.0)
+        except TimeoutError:
+            # the executor enforces timeouts itself; if it did not answer, it is wedged: end the container
+            self._dead = "the sandbox stopped answering and was killed"
+            self._kill()
+            return {"status": "failed", "failure": "timeout", "message": f"no answer within {timeout + 5:g} s; the sandbox was killed", "value": None}
+        except OSError as error:
+            line, self._dead = None, f"the connection to the sandbox broke: {error}"
+        if line is None:
+            detail = self._stderr.decode("utf-8", errors="replace").strip().splitlines()[-1:] or ["no message"]
+            self._dead = self._dead or f"the sandbox's executor exited ({detail[0][:200]})"
+            return {"status": "failed", "failure": "sandbox_error", "message": self._dead, "value": None}
+        try:
+            response: dict[str, Any] = json.loads(line)
+        except json.JSONDecodeError:
+            return {"status": "failed", "failure": "sandbox_error", "message": "the executor answered with something that is not JSON", "value": None}
+        return response
+
+    def _kill(self) -> None:
+        try:
+            if self._container is not None:
+                self._container.kill()
+        except Exception:
+            pass
+
+    def close(self) -> None:
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            except OSError:
+                pass
+            self._sock = None
+        if self._container is not None:
+            try:
+                self._container.remove(force=True)
+            except Exception:
+                pass
+            self._container = None
+
+
+def doctor() -> list[BackendStatus]:
+    """Which backends work here, and what to do when one does not."""
+    statuses = []
+    try:
+        client = _client()
+        version = client.version().get("Version", "?")
+        base, final = image_tags()
+        built = _has_image(client, final)
+        detail = f"engine {version} answers; image {final} {'is built' if built else 'is not built yet (babel sandbox build)'}"
+        if built:
+            with tempfile.TemporaryDirectory() as tmp:
+                os.chmod(tmp, 0o755)
+                try:
+                    with DockerSandbox(Path(tmp)) as box:
+                        ok = box.call({"op": "exec", "args": {"cmd": "echo ok"}, "timeout": 10}).get("status") == "ok"
+                    detail += "; a test run works" if ok else "; a test run FAILED"
+                    statuses.append(BackendStatus("docker", ok, detail))
+                except SandboxError as error:
+                    statuses.append(BackendStatus("docker", False, f"{detail}; a test run failed: {error}"))
+        else:
+            statuses.append(BackendStatus("docker", False, detail))
+    except SandboxError as error:
+        statuses.append(BackendStatus("docker", False, str(error)))
+    bwrap = shutil.which("bwrap")
+    statuses.append(BackendStatus("bubblewrap", False, ("bwrap is installed, but " if bwrap else "bwrap is not installed, and ")
+                                  + "Babel does not use it as a fallback yet: it offers the Docker backend only (docs/sandbox.md)"))
+    return statuses

@@ -1,0 +1,76 @@
+"""The decoder: weighted vote over canonical plans and, given dry runs, over their outputs."""
+
+from __future__ import annotations
+
+import json
+
+from babel.compile import Compilation, parse_candidate
+from babel.decode import DryRun, decode
+from babel.plan import Plan, to_text
+from babel.policy import Policy
+
+
+def cand(index: int, cmd: str, origin: str = "sample", logprob: float | None = None) -> object:
+    text = json.dumps({"steps": [{"op": "exec", "args": {"cmd": cmd}}]})
+    return parse_candidate(index, "greedy" if origin == "greedy" else f"sample #{index}", text, Policy(), logprob, 10)
+
+
+def compilation(*cands: object) -> Compilation:
+    return Compilation("req", tuple(cands))  # type: ignore[arg-type]
+
+
+def cmd_of(plan: Plan | None) -> str:
+    assert plan is not None
+    return str(plan.steps[0].args["cmd"])
+
+
+def test_invalid_candidates_are_dropped_and_reported() -> None:
+    bad = parse_candidate(0, "greedy", '{"steps": [{"op": "exec", "args": {"cmd": "nmap x"}}]}', Policy())
+    garbage = parse_candidate(1, "sample", "this is not json", Policy())
+    decision = decode(compilation(bad, garbage))
+    assert decision.plan is None and decision.valid == 0
+    assert decision.diagnostics and decision.diagnostics[0].code in ("E_EXEC_NOT_ALLOWED", "E_MODEL_OUTPUT", "E_SYNTAX")
+
+
+def test_the_greedy_candidate_wins_a_tie_of_distinct_plans() -> None:
+    decision = decode(compilation(cand(0, "wc -l < a", "greedy"), cand(1, "cat a | wc -l"), cand(2, "grep -c . a")))
+    assert decision.chosen == 0 and cmd_of(decision.plan) == "wc -l < a"
+
+
+def test_equivalent_plans_vote_together() -> None:
+    decision = decode(compilation(cand(0, "wc -l a", "greedy"), cand(1, "grep -c x a"), cand(2, "grep -c x a"), cand(3, "grep -c x a")))
+    assert cmd_of(decision.plan) == "grep -c x a" and len(decision.groups[0].members) == 3
+
+
+def test_agreement_by_execution_groups_different_plans_with_the_same_output() -> None:
+    outputs = {"wc -l < a": "3", "tail -n +1 a | wc -l": "3", "cat a": "x\ny\nz", "grep -c . a": "3"}
+
+    def dry(plan: Plan) -> DryRun:
+        return DryRun(True, outputs[cmd_of(plan)])
+
+    decision = decode(compilation(cand(0, "cat a", "greedy"), cand(1, "wc -l < a"), cand(2, "tail -n +1 a | wc -l"), cand(3, "grep -c . a")), dry)
+    assert decision.groups[0].plans == 3 and decision.plan is not None and cmd_of(decision.plan) != "cat a"
+    assert "3 of 4 candidates produced the same output" in decision.reason
+
+
+def test_a_greedy_plan_whose_dry_run_fails_loses_to_a_working_sample() -> None:
+    def dry(plan: Plan) -> DryRun:
+        return DryRun(False, None, "nonzero_exit") if cmd_of(plan) == "false" else DryRun(True, "42")
+
+    decision = decode(compilation(cand(0, "false", "greedy"), cand(1, "echo 42")), dry)
+    assert cmd_of(decision.plan) == "echo 42"
+
+
+def test_an_empty_output_counts_for_less_than_a_real_one() -> None:
+    def dry(plan: Plan) -> DryRun:
+        return DryRun(True, "" if cmd_of(plan) == "true" else "answer")
+
+    decision = decode(compilation(cand(0, "true", "greedy"), cand(1, "echo answer")), dry)
+    assert cmd_of(decision.plan) == "echo answer"
+
+
+def test_the_summary_reports_the_vote() -> None:
+    decision = decode(compilation(cand(0, "wc -l < a", "greedy"), cand(1, "wc -l < a")))
+    summary = decision.summary()
+    assert summary["valid"] == 2 and summary["total"] == 2 and "2 of 2" in str(summary["reason"])
+    assert to_text(decision.plan).strip().endswith('exec "wc -l < a"')  # type: ignore[arg-type]
