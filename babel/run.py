@@ -155,7 +155,7 @@ def _grep_post(step: Step, args: dict[str, Any], value: Any) -> Any:
             text = item["text"] if isinstance(item, dict) else item
             for match in regex.finditer(text):
                 part = match.group(1) if regex.groups and match.group(1) is not None else match.group(0)
-                extracted.append({**item, "text": part} if isinstance(item, dict) else part)
+                extracted.append(part)
         items = extracted
     if not items and not args.get("allow_empty"):
         where = "the input" if "in" in args else "the files searched"

@@ -26,7 +26,8 @@ def as_text(value: Any) -> str:
             return str(value["stdout"])
         return f"{value.get('path')}:{value.get('line')}:{value.get('text')}"
     if isinstance(value, list):
-        return "\n".join(as_text(item) for item in value)
+        # lines are newline-terminated, as POSIX tools expect on their stdin
+        return "".join(as_text(item) + "\n" for item in value)
     return str(value)
 
 
