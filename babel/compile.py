@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from babel.diagnostics import Diagnostic
+from babel.examples import FIXED, LIBRARY, nearest
 from babel.isa import load_isa, model_schema
 from babel.plan import Plan, parse_plan, plan_from_json
 from babel.policy import Policy
@@ -126,43 +127,6 @@ def _opcode_lines() -> str:
     return "\n".join(lines)
 
 
-#: Few-shot examples: (facts, request, plan). They teach the output conventions the
-#: rules state, in the shapes that small models copy best.
-EXAMPLES: tuple[tuple[str, str, dict[str, Any]], ...] = (
-    ("Files:\n  data/users.csv\n  README.md\nFirst lines of data/users.csv:\n  | id,name,email",
-     "how many users are in data/users.csv? don't count the header",
-     {"steps": [{"op": "exec", "args": {"cmd": "tail -n +2 data/users.csv | wc -l"}}]}),
-    ("Files:\n  src/app.py\n  src/db.py\n  tests/test_app.py",
-     "which files mention TODO? list them sorted",
-     {"steps": [{"op": "exec", "args": {"cmd": "grep -rl 'TODO' . | sed 's|^\\./||' | sort"}}]}),
-    ("Files:\n  logs/app.log\n  logs/old.log",
-     "count the ERROR lines in logs/app.log",
-     {"steps": [{"op": "exec", "args": {"cmd": "grep -c 'ERROR' logs/app.log"}}]}),
-    ("Files:\n  config/settings.ini\n  main.py",
-     "change the port from 8080 to 9090 in config/settings.ini",
-     {"steps": [{"op": "exec", "args": {"cmd": "sed -i 's/8080/9090/g' config/settings.ini"}}]}),
-    ("Files:\n  access.log",
-     "list the unique IP addresses in access.log, sorted",
-     {"steps": [{"op": "exec", "args": {"cmd": "grep -oE '([0-9]{1,3}\\.){3}[0-9]{1,3}' access.log | sort -u"}}]}),
-    ("Files:\n  sales.csv\nFirst lines of sales.csv:\n  | region,amount\n  | north,10",
-     "what is the total of the amount column in sales.csv? print just the number",
-     {"steps": [{"op": "exec", "args": {"cmd": "awk -F, 'NR>1 {s+=$2} END {print s}' sales.csv"}}]}),
-    ("Files:\n  package.json\n  index.js",
-     "what version is in package.json?",
-     {"steps": [{"op": "exec", "args": {"cmd": "jq -r .version package.json"}}]}),
-    ("Files:\n  src/auth.py\n  src/views.py",
-     "find hard-coded passwords in src",
-     {"steps": [{"op": "grep", "args": {"pattern": "(password|passwd|secret)\\s*=\\s*['\\\"]", "paths": ["src"], "ignore_case": True}}]}),
-    ("Files:\n  notes.txt",
-     "read notes.txt and show the lines that mention a deadline",
-     {"steps": [{"op": "read", "args": {"path": "notes.txt"}, "out": "notes"},
-                {"op": "grep", "args": {"pattern": "deadline", "in": {"slot": "notes"}, "ignore_case": True}}]}),
-    ("Files:\n  a/x.log\n  b/y.log\n  b/z.txt",
-     "list the names of the .log files, one per line, sorted",
-     {"steps": [{"op": "exec", "args": {"cmd": "find . -name '*.log' -printf '%f\\n' | sort"}}]}),
-)
-
-
 @lru_cache(maxsize=8)
 def system_prompt(tools: tuple[str, ...], skills_index: str) -> str:
     text = RULES.replace("{opcodes}", _opcode_lines()).replace("{tools}", ", ".join(sorted(tools)))
@@ -171,12 +135,20 @@ def system_prompt(tools: tuple[str, ...], skills_index: str) -> str:
     return text
 
 
+def _example_turns(files: tuple[str, ...], request: str, plan: dict[str, Any]) -> list[dict[str, str]]:
+    listing = "\n".join(f"  {name}" for name in files)
+    return [{"role": "user", "content": f"Workspace: /workspace (the current directory of every command).\nFiles:\n{listing}\n\nRequest: {request}"},
+            {"role": "assistant", "content": json.dumps(plan, ensure_ascii=False)}]
+
+
 def build_messages(request: str, facts: WorkspaceFacts, policy: Policy, skills_index: str = "") -> list[dict[str, str]]:
-    """The prompt: immutable prefix (system + examples), then this request's facts."""
+    """The prompt: the immutable prefix (system prompt, fixed examples), then the library
+    examples nearest to this request, then this request with its workspace facts."""
     messages = [{"role": "system", "content": system_prompt(tuple(policy.exec), skills_index)}]
-    for example_facts, example_request, plan in EXAMPLES:
-        messages.append({"role": "user", "content": f"Workspace: /workspace\n{example_facts}\n\nRequest: {example_request}"})
-        messages.append({"role": "assistant", "content": json.dumps(plan, ensure_ascii=False)})
+    for index in FIXED:
+        messages += _example_turns(*LIBRARY[index])
+    for example in nearest(request):
+        messages += _example_turns(*example)
     messages.append({"role": "user", "content": f"{facts.describe()}\n\nRequest: {request}"})
     return messages
 

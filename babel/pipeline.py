@@ -130,7 +130,7 @@ def execute_plan(
     from babel.workspace import Staging, sandbox_user
 
     emit = on_event or (lambda event: None)
-    if not has_effects(plan) and not policy.write:
+    if not has_effects(plan):
         if readonly_box is not None:
             return run_plan(plan, readonly_box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure)
         with sandbox_factory(root, False) as box:
