@@ -173,13 +173,14 @@ class Controller:
             return None
         history.append(signature)
         patched = self._patch(plan, index, new_steps)
+        replacement = patched.steps[index]
         problems = [d for d in verify(patched, self.policy) if d.is_error]
         if problems:
-            self._log(emit, step, failure, result, new_steps[0], f"rejected by the verifier: {problems[0].code}: {problems[0].message}", source)
+            self._log(emit, step, failure, result, replacement, f"rejected by the verifier: {problems[0].code}: {problems[0].message}", source)
             # a rejected proposal spends budget; try again if any is left
             return self(plan, index, result, slots, emit) if self._has_budget(step) else None
-        self._pending[patched.steps[index].id] = (step, new_steps[0], failure)
-        self._log(emit, step, failure, result, new_steps[0], "patched", source)
+        self._pending[replacement.id] = (step, replacement, failure)
+        self._log(emit, step, failure, result, replacement, "patched", source)
         return patched
 
     def settle_all(self, ok: bool) -> None:

@@ -1,0 +1,171 @@
+"""The control loop: a failing step is repaired alone, in the real sandbox, within bounds.
+
+The model's answers are scripted (recorded replacements, in order), so each test pins
+one behaviour of the controller: which failure gets which treatment, that only the
+failing step is replaced and resumed, that oscillation and budgets stop the loop, and
+that the repair memory learns a fix. The sandbox and the runtime are the real ones.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from babel.control import Controller, RepairBudget, RepairMemory
+from babel.model import Completion
+from babel.plan import parse_plan
+from babel.policy import Policy
+from babel.run import run_plan
+from babel.sandbox import DockerSandbox
+from tests.conftest import make_files
+
+pytestmark = pytest.mark.docker
+
+
+class RecordedModel:
+    """Answers each request with the next recorded plan, and keeps the requests it saw."""
+
+    def __init__(self, *plans: dict[str, Any]) -> None:
+        self.plans = list(plans)
+        self.requests: list[list[dict[str, str]]] = []
+
+    def complete(self, messages: list[dict[str, str]], **_: Any) -> list[Completion]:
+        self.requests.append(messages)
+        plan = self.plans.pop(0) if self.plans else {"steps": [{"op": "exec", "args": {"cmd": "false"}}]}
+        return [Completion(json.dumps(plan), 10, 10, -1.0, "recorded", 0.0)]
+
+
+def exec_step(cmd: str, out: str | None = None) -> dict[str, Any]:
+    step: dict[str, Any] = {"op": "exec", "args": {"cmd": cmd}}
+    if out:
+        step["out"] = out
+    return {"steps": [step]}
+
+
+def run_with(model: RecordedModel, text: str, box: DockerSandbox, memory: RepairMemory | None = None,
+             budget: RepairBudget | None = None) -> tuple[Any, Controller, list[dict[str, Any]]]:
+    plan = parse_plan(text).plan
+    assert plan is not None
+    events: list[dict[str, Any]] = []
+    controller = Controller(model, Policy(), request="test", memory=memory, budget=budget or RepairBudget())
+    result = run_plan(plan, box, Policy(), on_failure=controller, on_event=events.append)
+    controller.settle_all(result.ok)
+    return result, controller, events
+
+
+@pytest.fixture
+def box(docker_ready: None, workspace: Path) -> Any:
+    make_files(workspace, {"app.log": "INFO start\nError: disk full\nINFO stop\n", "data.txt": "b\na\nc\n"})
+    with DockerSandbox(workspace) as sandbox:
+        yield sandbox
+
+
+def test_empty_match_rewrites_only_that_grep_and_keeps_earlier_steps(box: DockerSandbox) -> None:
+    model = RecordedModel({"steps": [{"op": "grep", "args": {"pattern": "error", "in": {"slot": "log"}, "ignore_case": True}}]})
+    result, controller, events = run_with(model, 's1: log = read "app.log"\ns2: errs = grep "ERROR" in=$log\ns3: exec "wc -l" stdin=$errs', box)
+    assert result.ok and result.result is not None and result.result.strip() == "1"
+    ran = [e["id"] for e in events if e["event"] == "step"]
+    assert ran == ["s1", "s2", "s2-r1", "s3"]  # s1 ran once: its output was kept
+    repair = next(e for e in events if e["event"] == "repair")
+    assert repair["step"] == "s2" and repair["reason"].startswith("empty_match") and "ERROR" in repair["old"] and "error" in repair["new"]
+    assert controller.repairs[0]["outcome"] == "fixed"
+    # the model was shown the failing step, its error and the slot it reads, not the whole history
+    prompt = model.requests[0][-1]["content"]
+    assert 'grep "ERROR" in=$log' in prompt and "empty_match" in prompt and "Error: disk full" in prompt
+
+
+def test_nonzero_exit_rewrites_that_exec(box: DockerSandbox) -> None:
+    model = RecordedModel(exec_step("sort data.txt"))
+    result, _, events = run_with(model, 's1: exec "sort --bogus-flag data.txt"', box)
+    assert result.ok and result.result == "a\nb\nc\n"
+    assert any(e["event"] == "repair" and e["reason"].startswith("nonzero_exit") for e in events)
+
+
+def test_not_found_fixes_the_source_of_the_read(box: DockerSandbox) -> None:
+    model = RecordedModel({"steps": [{"op": "read", "args": {"path": "app.log"}}]})
+    result, _, _ = run_with(model, 's1: text = read "logs/app.log"\ns2: grep "INFO" in=$text', box)
+    assert result.ok and result.result == "INFO start\nINFO stop\n"
+
+
+def test_invalid_output_repairs_the_value_shape(box: DockerSandbox) -> None:
+    model = RecordedModel({"steps": [{"op": "grep", "args": {"pattern": "\\(", "paths": ["app.log"], "allow_empty": True}}]})
+    result, _, events = run_with(model, 's1: grep "(" paths=["app.log"]', box)
+    assert result.ok
+    assert next(e for e in events if e["event"] == "repair")["reason"].startswith("invalid_output")
+
+
+def test_the_same_repair_twice_is_oscillation(box: DockerSandbox) -> None:
+    model = RecordedModel(exec_step("cat missing-a"), exec_step("cat missing-b"), exec_step("cat missing-a"))
+    result, controller, events = run_with(model, 's1: exec "cat missing"', box, budget=RepairBudget(per_step=5, per_run=5))
+    assert not result.ok and controller.stopped == "oscillation"
+    assert [e["outcome"] for e in events if e["event"] == "repair"][-1].startswith("oscillation")
+
+
+def test_a_repair_back_to_the_original_step_is_oscillation(box: DockerSandbox) -> None:
+    model = RecordedModel(exec_step("cat missing"))
+    result, controller, _ = run_with(model, 's1: exec "cat missing"', box)
+    assert not result.ok and controller.stopped == "oscillation"
+
+
+def test_the_budget_bounds_the_loop(box: DockerSandbox) -> None:
+    model = RecordedModel(exec_step("cat a1"), exec_step("cat a2"), exec_step("cat a3"), exec_step("cat a4"))
+    result, controller, events = run_with(model, 's1: exec "cat a0"', box, budget=RepairBudget(per_step=2, per_run=4))
+    assert not result.ok and controller.stopped == "budget"
+    assert len(model.requests) == 2  # per step: two model repairs, then it stops
+    assert events[-1]["event"] == "run_end" and events[-1]["status"] == "failed"
+
+
+def test_a_proposal_the_verifier_rejects_is_not_run(box: DockerSandbox) -> None:
+    model = RecordedModel(exec_step("curl http://example.com"), exec_step("sort data.txt"))
+    result, _, events = run_with(model, 's1: exec "sort --nope data.txt"', box)
+    outcomes = [e["outcome"] for e in events if e["event"] == "repair"]
+    assert result.ok and outcomes[0].startswith("rejected by the verifier: E_NETWORK_DENIED")
+    assert not any(e.get("id") == "s1-r1" and "curl" in json.dumps(e) for e in events if e["event"] == "step")
+
+
+def test_without_a_model_a_failure_stops_the_run(box: DockerSandbox) -> None:
+    plan = parse_plan('read "nope"').plan
+    assert plan is not None
+    result = run_plan(plan, box, Policy(), on_failure=Controller(None, Policy()))
+    assert not result.ok and result.steps[-1].failure == "not_found"
+
+
+def test_the_repair_memory_learns_a_flag_and_tries_it_first(box: DockerSandbox, tmp_path: Path) -> None:
+    memory = RepairMemory(tmp_path / "repairs.json", threshold=2)
+    for _ in range(2):
+        model = RecordedModel({"steps": [{"op": "grep", "args": {"pattern": "error", "paths": ["app.log"], "ignore_case": True}}]})
+        assert run_with(model, 's1: grep "error" paths=["app.log"]', box, memory=memory)[0].ok
+    data = json.loads((tmp_path / "repairs.json").read_text())
+    assert data["grep"]["fixes"]["empty_match"]["set:ignore_case"] == 2
+    silent = RecordedModel()  # no recorded answers: the fix must come from memory
+    result, controller, events = run_with(silent, 's1: grep "error" paths=["app.log"]', box, memory=memory)
+    assert result.ok and silent.requests == []
+    assert next(e for e in events if e["event"] == "repair")["source"] == "memory"
+    memory.reset()
+    assert not (tmp_path / "repairs.json").exists()
+
+
+def test_transient_failures_are_retried(docker_ready: None, workspace: Path) -> None:
+    make_files(workspace, {"a.txt": "x\n"})
+    plan = parse_plan('read "a.txt"').plan
+    assert plan is not None
+
+    class Flaky:
+        def __init__(self, inner: DockerSandbox) -> None:
+            self.inner, self.calls = inner, 0
+
+        def call(self, request: dict[str, Any]) -> dict[str, Any]:
+            self.calls += 1
+            if self.calls == 1:
+                return {"status": "failed", "failure": "sandbox_error", "message": "engine hiccup", "value": None}
+            return self.inner.call(request)
+
+    with DockerSandbox(workspace) as box:
+        flaky = Flaky(box)
+        events: list[dict[str, Any]] = []
+        result = run_plan(plan, flaky, Policy(), on_failure=Controller(None, Policy()), on_event=events.append)  # type: ignore[arg-type]
+    assert result.ok and flaky.calls == 2
+    assert [e["outcome"] for e in events if e["event"] == "repair"] == ["retry"]
