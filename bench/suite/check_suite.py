@@ -4,8 +4,8 @@ its setup in a fresh directory, must meet the task's expectations.
     python bench/suite/check_suite.py [SUITE_DIR]
 
 Runs on the host with bash, no Docker and no model: it checks the tasks, not Babel.
-Absolute workspaces (/testbed, /srv/data, /app) are created fresh and removed again, so
-run it as root, on a machine where those paths are not in use. Ends with
+Absolute workspaces (/testbed, /srv/data, /app) are stood in for by temp dirs (their
+paths rewritten in the scripts), so nothing outside /tmp is touched. Ends with
 `N passed, N failed`.
 """
 
@@ -26,41 +26,37 @@ def sh(cmd: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["bash", "-c", cmd], cwd=cwd, capture_output=True, text=True, timeout=60)
 
 
-def fresh(task: Task) -> Path:
-    if task.workspace == "/workspace":
-        return Path(tempfile.mkdtemp(prefix="suite-"))
-    path = Path(task.workspace)
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    return path
-
-
 def check_task(task: Task, reference: str) -> tuple[bool, str]:
-    work = fresh(task)
+    """Run setup, then the reference, in a fresh temp dir standing in for the workspace.
+
+    An absolute workspace (/testbed, ...) is never touched on the host: its path is
+    rewritten to the temp dir in the task's scripts.
+    """
+
+    def local(script: str, work: Path) -> str:
+        return script if task.workspace == "/workspace" else script.replace(task.workspace, str(work))
+
+    def prepared() -> Path:
+        work = Path(tempfile.mkdtemp(prefix="suite-"))
+        if sh(local(task.setup, work), work).returncode != 0:
+            raise RuntimeError("setup failed")
+        return work
+
     try:
-        if sh(task.setup, work).returncode != 0:
-            return False, "setup failed"
         expected = None
         if "output_of" in task.expect:
-            other = Path(tempfile.mkdtemp(prefix="suite-ref-")) if task.workspace == "/workspace" else None
-            if other is None:  # absolute workspaces: the same path, rebuilt
-                shutil.rmtree(work)
-                work.mkdir(parents=True)
-                sh(task.setup, work)
-            else:
-                sh(task.setup, other)
-            expected = sh(str(task.expect["output_of"]), other or work).stdout
-            if other is not None:
-                shutil.rmtree(other)
+            other = prepared()
+            expected = sh(local(str(task.expect["output_of"]), other), other).stdout.replace(str(other), task.workspace)
+            shutil.rmtree(other)
             if not expected.strip():
                 return False, "output_of printed nothing"
-            if other is None:
-                shutil.rmtree(work)
-                work.mkdir(parents=True)
-                sh(task.setup, work)
-        done = sh(reference, work)
+        work = prepared()
+    except RuntimeError as error:
+        return False, str(error)
+    try:
+        done = sh(local(reference, work), work)
         files = {p: (work / p).read_text() if (work / p).is_file() else None for p in task.expect.get("files", {})}
-        return check(task, done.stdout, files, expected)
+        return check(task, done.stdout.replace(str(work), task.workspace), files, expected)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
