@@ -13,9 +13,10 @@ tools (names and one line each), then the workspace facts and the request.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -155,6 +156,28 @@ def build_messages(request: str, facts: WorkspaceFacts, policy: Policy, skills_i
 
 # ---- candidates -----------------------------------------------------------------
 
+#: Output-format peephole rules for shell commands: each rewrites an idiom whose output
+#: carries something nobody asked for into the equivalent that prints only the answer.
+#: `wc -l FILE` prints "3 FILE"; `wc -l < FILE` prints "3".
+_PEEPHOLES = (
+    (re.compile(r"(^|\|\s*|;\s*|&&\s*)wc\s+(-[lwcm])\s+([^\s|;&<>'\"]+)\s*$"), r"\1wc \2 < \3"),
+)
+
+
+def polish(plan: Plan) -> Plan:
+    """The plan with the peephole rules applied to its exec command lines."""
+    steps = []
+    for step in plan.steps:
+        cmd = step.args.get("cmd")
+        if step.op == "exec" and isinstance(cmd, str):
+            for pattern, replacement in _PEEPHOLES:
+                cmd = pattern.sub(replacement, cmd.strip())
+            if cmd != step.args["cmd"]:
+                step = replace(step, args={**step.args, "cmd": cmd})
+        steps.append(step)
+    return replace(plan, steps=tuple(steps))
+
+
 
 def parse_candidate(index: int, origin: str, text: str, policy: Policy, logprob: float | None = None, tokens: int = 0) -> Candidate:
     """A model output as a candidate: parsed and verified; never raises."""
@@ -170,7 +193,8 @@ def parse_candidate(index: int, origin: str, text: str, policy: Policy, logprob:
         parsed = plan_from_json(data)
     if parsed.plan is None:
         return Candidate(index, origin, text, None, tuple(parsed.diagnostics), logprob, tokens)
-    return Candidate(index, origin, text, parsed.plan, tuple(verify(parsed.plan, policy)), logprob, tokens)
+    plan = polish(parsed.plan)
+    return Candidate(index, origin, text, plan, tuple(verify(plan, policy)), logprob, tokens)
 
 
 def compile_request(
