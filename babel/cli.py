@@ -611,13 +611,23 @@ def doctor_cmd(as_json: bool = JsonOpt) -> None:
     """Report which sandbox backends and models work on this machine, and what to do if none does."""
     from babel.sandbox import doctor
 
+    from babel.embedded import model_statuses
+
     statuses = doctor()
+    models = model_statuses()
+    endpoint = os.environ.get("OPENAI_BASE_URL")
+    if endpoint:
+        models.append(("endpoint", True, f"OPENAI_BASE_URL={endpoint} (not contacted)"))
     if as_json:
-        print(json.dumps([s.__dict__ for s in statuses], indent=2, default=str))
+        print(json.dumps({"sandbox": [s.__dict__ for s in statuses],
+                          "models": [{"name": n, "ok": ok, "detail": d} for n, ok, d in models]}, indent=2, default=str))
     else:
         for s in statuses:
             mark = "[green]ok[/green]" if s.ok else "[red]no[/red]"
             console.print(f"{mark}  [bold]{s.name}[/bold]: {s.detail}")
+        for name, ok, detail in models:
+            mark = "[green]ok[/green]" if ok else "[yellow]--[/yellow]"
+            console.print(f"{mark}  [bold]{name}[/bold]: {escape_markup(detail)}")
     raise typer.Exit(int(Exit.OK if any(s.ok for s in statuses) else Exit.NO_SANDBOX))
 
 

