@@ -82,7 +82,7 @@ class Candidate:
 
     @property
     def greedy(self) -> bool:
-        return self.origin == "greedy"
+        return self.origin.endswith("greedy")
 
 
 @dataclass(frozen=True)
@@ -164,12 +164,47 @@ _PEEPHOLES = (
 )
 
 
+_STRIP_DOT = "sed 's|^\\./||'"
+_WALKS_DOT = re.compile(r"^\s*(find \.(\s|$)|grep\s+(-\w*[rR]\w*\s+).*\s\.\s*$)")
+
+
+def _pipeline(cmd: str) -> list[str]:
+    """The segments of a command line split at top-level `|` (not inside quotes, not `||`)."""
+    parts, current, quote, i = [], "", None, 0
+    while i < len(cmd):
+        char = cmd[i]
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "|" and cmd[i + 1 : i + 2] != "|" and cmd[i - 1 : i] != "|":
+            parts.append(current)
+            current = ""
+            i += 1
+            continue
+        current += char
+        i += 1
+    return parts + [current]
+
+
+def _strip_dot_slash(cmd: str) -> str:
+    """`find .` and `grep -r ... .` print paths as ./a/b; people (and answers) say a/b."""
+    segments = _pipeline(cmd)
+    first = segments[0]
+    if ";" in cmd or "&&" in cmd or "-printf" in first or "%P" in cmd or "./" in "".join(segments[1:]):
+        return cmd
+    if _WALKS_DOT.match(first) and "-exec" not in first:
+        return " | ".join([first.strip(), _STRIP_DOT, *(segment.strip() for segment in segments[1:])])
+    return cmd
+
+
 def polish(plan: Plan) -> Plan:
     """The plan with the peephole rules applied to its exec command lines."""
     steps = []
     for step in plan.steps:
         cmd = step.args.get("cmd")
         if step.op == "exec" and isinstance(cmd, str):
+            cmd = _strip_dot_slash(cmd.strip())
             for pattern, replacement in _PEEPHOLES:
                 cmd = pattern.sub(replacement, cmd.strip())
             if cmd != step.args["cmd"]:
@@ -197,27 +232,10 @@ def parse_candidate(index: int, origin: str, text: str, policy: Policy, logprob:
     return Candidate(index, origin, text, plan, tuple(verify(plan, policy)), logprob, tokens)
 
 
-def compile_request(
-    request: str,
-    model: ModelLike,
-    *,
-    k: int = 3,
-    policy: Policy | None = None,
-    facts: WorkspaceFacts | None = None,
-    skills_index: str = "",
-    temperature: float = 0.7,
-    max_tokens: int = 384,
-    seed: int = 0,
-    progress: Progress | None = None,
-) -> Compilation:
-    """Ask the model for k candidates: one greedy, k-1 sampled at `temperature`."""
-    policy = policy or Policy()
-    facts = facts or WorkspaceFacts(mount=policy.workspace)
-    say = progress or (lambda message: None)
-    messages = build_messages(request, facts, policy, skills_index)
+def _sample(model: ModelLike, messages: list[dict[str, str]], policy: Policy, k: int, temperature: float, max_tokens: int,
+            seed: int, say: Progress, first_index: int) -> tuple[list[Candidate], int, int, int]:
+    """k candidates for one prompt: (candidates, prompt tokens, completion tokens, model calls)."""
     schema = model_schema()
-    started = time.perf_counter()
-    candidates: list[Candidate] = []
     prompt_tokens = completion_tokens = calls = 0
     temperatures = [0.0] + [temperature] * (k - 1)
     seeds = [seed] + [seed + i for i in range(1, k)]
@@ -239,11 +257,59 @@ def compile_request(
             calls += 1
             prompt_tokens += sum(c.prompt_tokens for c in samples[:1])
             completions += samples
-    greedy, samples = completions[:1], completions[1:]
-    for index, (origin, completion) in enumerate(
-        [("greedy", greedy[0])] + [(f"sample t={temperature:g} #{i + 1}", c) for i, c in enumerate(samples)]
-    ):
+    candidates = []
+    for offset, completion in enumerate(completions):
+        origin = "greedy" if offset == 0 else f"sample t={temperature:g} #{offset}"
+        if first_index:
+            origin = f"retry {origin}"
         completion_tokens += completion.completion_tokens
-        candidates.append(parse_candidate(index, origin, completion.text, policy, completion.logprob, completion.completion_tokens))
+        candidates.append(parse_candidate(first_index + offset, origin, completion.text, policy, completion.logprob,
+                                          completion.completion_tokens))
+    return candidates, prompt_tokens, completion_tokens, calls
+
+
+def retry_with_diagnostics(compilation: Compilation, model: ModelLike, *, k: int = 3, policy: Policy | None = None,
+                           facts: WorkspaceFacts | None = None, temperature: float = 0.7, max_tokens: int = 384,
+                           progress: Progress | None = None) -> Compilation:
+    """When no candidate is valid: show the model its likeliest plan and what the verifier
+    said about it, and ask for k corrected candidates (the syndrome fed back once)."""
+    policy = policy or Policy()
+    facts = facts or WorkspaceFacts(mount=policy.workspace)
+    say = progress or (lambda message: None)
+    invalid = [c for c in compilation.candidates if c.plan is not None] or list(compilation.candidates)
+    worst = min(invalid, key=lambda c: sum(d.is_error for d in c.diagnostics))
+    problems = "\n".join(f"- {d.code}: {d.message}" for d in worst.diagnostics if d.is_error)[:1500]
+    request = (f"{compilation.request}\n\nA previous plan for this request was:\n{worst.text.strip()[:1500]}\n"
+               f"The verifier rejected it:\n{problems}\nWrite a corrected plan.")
+    messages = build_messages(request, facts, policy)
+    say("no candidate passed the verifier: asking again with what it said")
+    started = time.perf_counter()
+    more, prompt_tokens, completion_tokens, calls = _sample(model, messages, policy, k, temperature, max_tokens, 100,
+                                                             say, len(compilation.candidates))
+    return Compilation(compilation.request, compilation.candidates + tuple(more), compilation.prompt_tokens + prompt_tokens,
+                       compilation.completion_tokens + completion_tokens, compilation.model_calls + calls,
+                       round(compilation.latency_s + time.perf_counter() - started, 3), compilation.messages)
+
+
+def compile_request(
+    request: str,
+    model: ModelLike,
+    *,
+    k: int = 3,
+    policy: Policy | None = None,
+    facts: WorkspaceFacts | None = None,
+    skills_index: str = "",
+    temperature: float = 0.7,
+    max_tokens: int = 384,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> Compilation:
+    """Ask the model for k candidates: one greedy, k-1 sampled at `temperature`."""
+    policy = policy or Policy()
+    facts = facts or WorkspaceFacts(mount=policy.workspace)
+    say = progress or (lambda message: None)
+    messages = build_messages(request, facts, policy, skills_index)
+    started = time.perf_counter()
+    candidates, prompt_tokens, completion_tokens, calls = _sample(model, messages, policy, k, temperature, max_tokens, seed, say, 0)
     return Compilation(request, tuple(candidates), prompt_tokens, completion_tokens, calls,
                        round(time.perf_counter() - started, 3), tuple(messages))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from babel.compile import Compilation, ModelLike, WorkspaceFacts, compile_request
+from babel.compile import Compilation, ModelLike, WorkspaceFacts, compile_request, retry_with_diagnostics
 from babel.decode import Decision, DryRun, decode
 from babel.plan import Plan
 from babel.policy import Policy, replace_budgets
@@ -106,7 +106,11 @@ def compile_and_decode(
     compilation = compile_request(request, model, k=k, policy=policy, facts=facts, progress=say, skills_index=skills_index)
     if execute_candidates and k > 1:
         say("dry-running the read-only candidates")
-    decision = decode(compilation, dry_runner(sandbox, policy) if execute_candidates and k > 1 else None)
+    runner = dry_runner(sandbox, policy) if execute_candidates and k > 1 else None
+    decision = decode(compilation, runner)
+    if decision.plan is None and compilation.candidates:
+        compilation = retry_with_diagnostics(compilation, model, k=k, policy=policy, facts=facts, progress=say)
+        decision = decode(compilation, runner)
     return compilation, decision
 
 

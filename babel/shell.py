@@ -169,6 +169,10 @@ def read_command_line(cmd: str) -> CommandLine:
         program = words_in_command[0]
         if program in ("sed", "gawk", "awk", "perl") and (token in ("-i", "--in-place") or token.startswith("-i") or token == "inplace"):
             result.writes = result.program_writes = True
+        if program == "sort" and (token == "-o" or token.startswith("--output") or (token.startswith("-") and not token.startswith("--") and "o" in token[1:])):
+            result.writes = result.program_writes = True  # sort -o FILE writes FILE
+        if program == "uniq" and len([w for w in words_in_command[1:] if not w.startswith("-")]) >= 2:
+            result.writes = result.program_writes = True  # uniq IN OUT writes OUT
         if program == "find" and token in ("-exec", "-execdir", "-ok", "-okdir") and i + 1 < len(tokens):
             inner = tokens[i + 1]
             result.programs.append(inner)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from babel.compile import Compilation, parse_candidate
 from babel.decode import DryRun, decode
 from babel.plan import Plan, to_text
@@ -74,3 +76,43 @@ def test_the_summary_reports_the_vote() -> None:
     summary = decision.summary()
     assert summary["valid"] == 2 and summary["total"] == 2 and "2 of 2" in str(summary["reason"])
     assert to_text(decision.plan).strip().endswith('exec "wc -l < a"')  # type: ignore[arg-type]
+
+
+def test_when_no_candidate_is_valid_the_model_is_asked_again_with_the_diagnostics() -> None:
+    from babel.compile import retry_with_diagnostics
+    from babel.model import Completion
+
+    class Recorded:
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def complete(self, messages: list[dict[str, str]], **kwargs: object) -> list[Completion]:
+            self.seen.append(messages[-1]["content"])
+            return [Completion(json.dumps({"steps": [{"op": "exec", "args": {"cmd": "wc -l < a"}}]}), 1, 1, -1.0, "m", 0.0)]
+
+    first = compilation(cand(0, "nmap a", "greedy"))
+    assert decode(first).plan is None
+    model = Recorded()
+    second = retry_with_diagnostics(first, model, k=1)
+    assert "E_EXEC_NOT_ALLOWED" in model.seen[0] and "nmap" in model.seen[0]
+    decision = decode(second)
+    assert decision.plan is not None and cmd_of(decision.plan) == "wc -l < a" and second.model_calls == 1
+
+
+@pytest.mark.parametrize(("cmd", "polished"), [
+    ("wc -l poem.txt", "wc -l < poem.txt"),
+    ("grep x f | wc -w notes.txt", "grep x f | wc -w < notes.txt"),
+    ("wc -l a b", "wc -l a b"),
+    ("find . -type f -name '*.md' | sort", "find . -type f -name '*.md' | sed 's|^\\./||' | sort"),
+    ("grep -rl TODO . | sort", "grep -rl TODO . | sed 's|^\\./||' | sort"),
+    ("grep -rl TODO . | sed 's|^\\./||' | sort", "grep -rl TODO . | sed 's|^\\./||' | sort"),
+    ("grep -rn 'a|b' .", "grep -rn 'a|b' . | sed 's|^\\./||'"),
+    ("find . -printf '%P\\n'", "find . -printf '%P\\n'"),
+    ("find src -name x", "find src -name x"),
+])
+def test_output_format_peepholes(cmd: str, polished: str) -> None:
+    from babel.compile import polish
+    from babel.plan import parse_plan
+
+    plan = parse_plan("exec " + json.dumps(cmd)).plan
+    assert plan is not None and polish(plan).steps[0].args["cmd"] == polished

@@ -110,6 +110,10 @@ def test_effects_of_steps() -> None:
         ("timeout 5 python3 -c 'print(1)'", ["timeout", "python3"], False),
         ("find . -name '*.tmp' -exec rm {} \\;", ["find", "rm"], True),
         ("awk '{print $1}' a > b", ["awk"], True),
+        ("sort -u names.txt -o names.txt", ["sort"], True),
+        ("sort -uo out.txt in.txt", ["sort"], True),
+        ("sort -n data.txt", ["sort"], False),
+        ("uniq in.txt out.txt", ["uniq"], True),
     ],
 )
 def test_the_shell_reader(cmd: str, programs: list[str], writes: bool) -> None:
