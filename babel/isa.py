@@ -194,7 +194,7 @@ def _operand_schema(operand: Operand) -> dict[str, Any]:
     if operand.type == "int":
         return {"type": "integer"}
     if operand.type == "argv":
-        return {"type": "array", "items": {"type": "string"}, "minItems": 1}
+        return {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 32}
     if operand.enum:
         return {"enum": list(operand.enum)}
     if operand.type in ("paths", "lines"):
@@ -211,26 +211,21 @@ def model_schema() -> dict[str, Any]:
     """
     variants = []
     for op in load_isa().implemented():
-        args = {
-            "type": "object",
-            "properties": {name: _operand_schema(spec) for name, spec in op.operands.items()},
-            "required": [name for name, spec in op.operands.items() if spec.required],
-            "additionalProperties": False,
-        }
-        # no step id: the parser numbers steps, and every token the model need not
-        # write is time saved and a mistake it cannot make
-        variants.append(
-            {
+        # an operand group of which exactly one must be given becomes one variant per
+        # choice, so the model cannot write both (exec with cmd and argv) or neither
+        choices: list[tuple[str, ...]] = [()]
+        for group in op.one_of:
+            choices = [(*chosen, name) for chosen in choices for name in group]
+        excluded_by = {name for group in op.one_of for name in group}
+        for chosen in choices:
+            names = [n for n in op.operands if n not in excluded_by or n in chosen]
+            args = {
                 "type": "object",
-                "properties": {
-                    "op": {"const": op.name},
-                    "args": args,
-                    "out": {"type": "string", "pattern": SLOT_NAME},
-                },
-                "required": ["op", "args"],
+                "properties": {name: _operand_schema(op.operands[name]) for name in names},
+                "required": [name for name in names if op.operands[name].required or name in chosen],
                 "additionalProperties": False,
             }
-        )
+            variants.append(_variant(op.name, args))
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://babel.dev/isa/plan.strict.schema.json",
@@ -243,6 +238,17 @@ def model_schema() -> dict[str, Any]:
         "required": ["steps"],
         "additionalProperties": False,
         "$defs": {"slot_ref": _SLOT_REF},
+    }
+
+
+def _variant(op: str, args: dict[str, Any]) -> dict[str, Any]:
+    # no step id: the parser numbers steps, and every token the model need not write
+    # is time saved and a mistake it cannot make
+    return {
+        "type": "object",
+        "properties": {"op": {"const": op}, "args": args, "out": {"type": "string", "pattern": SLOT_NAME}},
+        "required": ["op", "args"],
+        "additionalProperties": False,
     }
 
 
