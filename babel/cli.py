@@ -121,7 +121,9 @@ WriteOpt = typer.Option([], "--allow-write", "-w", help="Grant writes under this
 ExecOpt = typer.Option([], "--allow-exec", help="Add a program to the exec allow-list (repeatable).")
 MountOpt = typer.Option(None, "--workspace", help="Where the workspace is mounted in the sandbox (default /workspace).")
 JsonOpt = typer.Option(False, "--json", help="Machine-readable output on stdout.")
-ModelOpt = typer.Option(None, "--model", "-m", help="Model: an embedded name (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b), a GGUF path, or an endpoint's model name.")
+ModelOpt = typer.Option(
+    None, "--model", "-m", help="Model: an embedded name (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b), a GGUF path, or an endpoint's model name."
+)
 KOpt = typer.Option(None, "-k", help="How many candidate plans to compile (default 3).")
 
 
@@ -267,7 +269,8 @@ def logs_cmd(
     if run_id is None:
         runs = store.runs()[:limit]
         if as_json:
-            print(json.dumps([{"run_id": r.run_id, "time": r.time, "status": r.status, "steps": r.steps, "request": r.request, "path": str(r.path)} for r in runs], indent=2))
+            rows = [{"run_id": r.run_id, "time": r.time, "status": r.status, "steps": r.steps, "request": r.request, "path": str(r.path)} for r in runs]
+            print(json.dumps(rows, indent=2))
             return
         if not runs:
             console.print(f"no runs yet (traces are kept in {store.root})")
@@ -609,9 +612,8 @@ def sandbox_build(force: bool = typer.Option(True, "--force/--if-missing", help=
 @app.command("doctor")
 def doctor_cmd(as_json: bool = JsonOpt) -> None:
     """Report which sandbox backends and models work on this machine, and what to do if none does."""
-    from babel.sandbox import doctor
-
     from babel.embedded import model_statuses
+    from babel.sandbox import doctor
 
     statuses = doctor()
     models = model_statuses()
@@ -637,14 +639,14 @@ def run() -> None:
         app()
     except KeyboardInterrupt:
         console.print("[red]interrupted[/red]")
-        raise SystemExit(int(Exit.INTERRUPTED))
+        raise SystemExit(int(Exit.INTERRUPTED)) from None
     except SystemExit:
         raise
     except Exception as error:  # a bug: one readable line, the traceback only on request
         if os.environ.get("BABEL_DEBUG"):
             raise
         console.print(f"[red]internal error[/red]: {type(error).__name__}: {error} (set BABEL_DEBUG=1 for the traceback; please report it)")
-        raise SystemExit(70)
+        raise SystemExit(70) from None
 
 
 if __name__ == "__main__":

@@ -128,7 +128,7 @@ class BatchedEngine:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         formatter = Jinja2ChatFormatter(template=template, eos_token="", bos_token="", add_generation_prompt=add_generation_prompt)
-        return str(formatter(messages=messages).prompt)
+        return str(formatter(messages=messages).prompt)  # type: ignore[arg-type]
 
     # ---- the KV cache -----------------------------------------------------------
     def _decode(self, tokens: list[int], start: int, seqs: int, want_last: bool) -> None:
@@ -159,7 +159,7 @@ class BatchedEngine:
         L = self.L
         prompt = prefix + suffix
         common = 0
-        for a, b in zip(self._cached, prompt):
+        for a, b in zip(self._cached, prompt, strict=False):
             if a != b:
                 break
             common += 1
@@ -261,7 +261,7 @@ class BatchedEngine:
                 return int(token)
         masked = self._full_mask(grammar, logits) if grammar is not None else logits
         if not np.isfinite(masked).any():
-            return self.eos
+            return int(self.eos)
         if temperature <= 0:
             return int(np.argmax(masked))
         finite = np.isfinite(masked)

@@ -267,8 +267,8 @@ def make_runner(
             policy = Policy(workspace=task.workspace, write=(".",))
             with sandbox_factory(fixture.path, task.workspace, False) as readonly:
                 compilation, decision = compile_and_decode(task.request, model, readonly, policy, k=k, execute_candidates=execute_candidates)
-                common = dict(prompt_tokens=compilation.prompt_tokens, completion_tokens=compilation.completion_tokens,
-                              model_calls=compilation.model_calls, vote=decision.summary())
+                common: dict[str, Any] = {"prompt_tokens": compilation.prompt_tokens, "completion_tokens": compilation.completion_tokens,
+                                          "model_calls": compilation.model_calls, "vote": decision.summary()}
                 if decision.plan is None:
                     why = "; ".join(f"{d.code}: {d.message}" for d in decision.diagnostics[:2])
                     return TaskResult(task.id, False, None, expected_output, f"no valid plan ({why})", time.perf_counter() - started, **common)
@@ -285,7 +285,7 @@ def make_runner(
             if not getattr(run, "ok", False) and not passed:
                 failed = run.failed_step()
                 reason = f"step {failed.id} failed: {failed.failure}: {(failed.message or '')[:120]}" if failed else reason
-            extra = dict(common, model_calls=common["model_calls"] + getattr(run, "model_calls", 0))
+            extra: dict[str, Any] = {**common, "model_calls": common["model_calls"] + getattr(run, "model_calls", 0)}
             return TaskResult(task.id, passed, result, expected_output if expected_output is not None else task.expect.get("output"),
                               reason, round(time.perf_counter() - started, 3), plan=to_text(plan),
                               repairs=len(getattr(run, "repairs", ())), **extra)

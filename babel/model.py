@@ -16,9 +16,10 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 from babel.config import Config
 
@@ -149,7 +150,8 @@ class CassetteClient:
             many = getattr(self.inner, "complete_many", None)
             if many is not None:
                 return many(messages, schema=schema, temperatures=temperatures, seeds=seeds, max_tokens=max_tokens)  # type: ignore[no-any-return]
-            return [c for t, s in zip(temperatures, seeds) for c in self.inner.complete(messages, schema=schema, temperature=t, max_tokens=max_tokens, seed=s, n=1)]
+            return [c for t, s in zip(temperatures, seeds, strict=True)
+                    for c in self.inner.complete(messages, schema=schema, temperature=t, max_tokens=max_tokens, seed=s, n=1)]
 
         return self._play(key, call, what)
 

@@ -38,7 +38,7 @@ class SlotRef:
         return f"${self.name}"
 
 
-Value = Union[str, int, bool, SlotRef, list["Value"]]
+Value = Union[str, int, bool, SlotRef, list["Value"]]  # noqa: UP007 - a recursive alias needs Union
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,8 @@ def _value_from_json(raw: Any) -> Value:
         return SlotRef(raw["slot"])
     if isinstance(raw, list):
         return [_value_from_json(item) for item in raw]
-    return raw  # type: ignore[no-any-return]
+    value: Value = raw
+    return value
 
 
 def value_to_json(value: Value) -> Any:
@@ -109,7 +110,8 @@ def value_to_json(value: Value) -> Any:
 def _envelope_validator() -> jsonschema.protocols.Validator:
     schema = envelope_schema()
     cls = jsonschema.validators.validator_for(schema)
-    return cls(schema)  # type: ignore[no-any-return]
+    validator: jsonschema.protocols.Validator = cls(schema)
+    return validator
 
 
 def _json_path(path: Any) -> str:
@@ -208,7 +210,7 @@ class _ToPlan(Transformer[Token, Any]):
     def slot(self, items: list[Token]) -> SlotRef:
         return SlotRef(str(items[0])[1:])
 
-    def list(self, items: list[Any]) -> list[Value]:
+    def array(self, items: list[Any]) -> list[Value]:
         return [item for item in items if item is not None]
 
     def positional(self, items: list[Any]) -> tuple[None, Value]:
@@ -303,7 +305,8 @@ def plan_from_text(text: str) -> ParseResult:
                 name = f"arg{position + 1}"  # the verifier reports the unknown opcode itself
             elif name is None:
                 if not positional_names:
-                    diagnostics.append(Diagnostic("E_ARG_POSITIONAL", f"operand {position + 1}: {raw['op']} takes no more positional operands; write name=value", step=step_id, **where))
+                    message = f"operand {position + 1}: {raw['op']} takes no more positional operands; write name=value"
+                    diagnostics.append(Diagnostic("E_ARG_POSITIONAL", message, step=step_id, **where))
                     continue
                 name = positional_names.pop(0)
             elif name in positional_names:

@@ -97,7 +97,8 @@ def show_trace(console: Console, events: list[dict[str, Any]]) -> None:
         if kind == "step":
             show_step_event(console, event, plan)
         elif kind == "repair":
-            console.print(f"[cyan]repair[/cyan] {event.get('step')}: {escape(str(event.get('reason', '')))} → {escape(str(event.get('new', '')))} ({event.get('outcome', '')})")
+            reason, new = escape(str(event.get("reason", ""))), escape(str(event.get("new", "")))
+            console.print(f"[cyan]repair[/cyan] {event.get('step')}: {reason} → {new} ({event.get('outcome', '')})")
         elif kind == "run_end":
             status = event.get("status")
             colour = {"ok": "green", "failed": "red", "rejected": "red"}.get(str(status), "yellow")

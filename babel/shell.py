@@ -174,10 +174,10 @@ def read_command_line(cmd: str) -> CommandLine:
         if program == "uniq" and len([w for w in words_in_command[1:] if not w.startswith("-")]) >= 2:
             result.writes = result.program_writes = True  # uniq IN OUT writes OUT
         if program == "find" and token in ("-exec", "-execdir", "-ok", "-okdir") and i + 1 < len(tokens):
-            inner = tokens[i + 1]
-            result.programs.append(inner)
-            result.writes |= inner in _WRITERS
-            result.program_writes |= inner in _WRITERS
+            started = tokens[i + 1]
+            result.programs.append(started)
+            result.writes |= started in _WRITERS
+            result.program_writes |= started in _WRITERS
             i += 2
             continue
         if program == "find" and token in ("-delete", "-fprint", "-fprintf", "-fls"):

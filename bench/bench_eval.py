@@ -37,7 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     out_dir = Path(__file__).parent / "out"
     out_dir.mkdir(exist_ok=True)
-    print(f"| model | config | passed | median s/task | total s | completion tokens/task | model calls/task |")
+    print("| model | config | passed | median s/task | total s | completion tokens/task | model calls/task |")
     print("|---|---|---|---|---|---|---|")
     for name in args.configs.split(","):
         out = out_dir / f"{args.model}-{name}.jsonl"
