@@ -80,7 +80,8 @@ class Staging:
 
     @classmethod
     def create(cls, root: Path, uid: int, gid: int) -> Staging:
-        parent = Path(tempfile.mkdtemp(prefix="babel-stage-"))
+        remove_stale_stagings()
+        parent = Path(tempfile.mkdtemp(prefix=f"babel-stage-{os.getpid()}-"))
         path = parent / "workspace"
         try:
             shutil.copytree(root, path, symlinks=True, ignore=lambda d, names: [n for n in names if n in SKIP and Path(d) == root])
@@ -132,6 +133,27 @@ class Staging:
 
     def discard(self) -> None:
         shutil.rmtree(self.path.parent, ignore_errors=True)
+
+
+def remove_stale_stagings() -> int:
+    """Delete the staged copies that runs killed mid-way left behind (their pid is gone)."""
+    removed = 0
+    for path in Path(tempfile.gettempdir()).glob("babel-stage-*-*"):
+        pid = path.name.split("-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _safe_target(root: Path, relative: str) -> Path:

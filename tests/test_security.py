@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,8 @@ def test_a_killed_run_leaves_the_workspace_unchanged(docker_ready: None, workspa
     proc.wait()
     assert (workspace / "data.txt").read_text() == "before\n"
     assert sorted(p.name for p in workspace.iterdir()) == ["data.txt"]
+    # the next run clears the killed run's staged copy
+    from babel.workspace import remove_stale_stagings
+
+    remove_stale_stagings()
+    assert not list(Path(tempfile.gettempdir()).glob(f"babel-stage-{proc.pid}-*"))
