@@ -597,6 +597,76 @@ def memory_reset() -> None:
     console.print(f"cleared {memory.path}")
 
 
+trace_app = typer.Typer(help="Show, compare and check run traces (for CI).", no_args_is_help=True)
+app.add_typer(trace_app, name="trace")
+
+
+def trace_events(which: str) -> list[dict[str, Any]]:
+    """A trace by file path, run id, unique prefix, or 'last'."""
+    from babel.tracecheck import read_trace
+
+    path = Path(which)
+    if not (path.suffix == ".jsonl" and path.is_file()):
+        found = TraceStore().find(which)
+        if found is None:
+            fail(f"no trace matches {which!r}: give a .jsonl file, a run id (see `babel logs`), or 'last'")
+        path = found
+    events = read_trace(path)
+    if not events:
+        fail(f"{path}: not a trace (no events)")
+    return events
+
+
+@trace_app.command("show")
+def trace_show(trace: str = typer.Argument(..., help="A trace file, a run id, or 'last'."), as_json: bool = JsonOpt) -> None:
+    """Show a run's trace step by step."""
+    events = trace_events(trace)
+    if as_json:
+        for event in events:
+            print(json.dumps(event, ensure_ascii=False))
+    else:
+        show_trace(stderr_console(), events)
+
+
+@trace_app.command("diff")
+def trace_diff(first: str = typer.Argument(..., help="A trace file or run id."), second: str = typer.Argument(..., help="Another.")) -> None:
+    """What differs between two runs: steps, statuses, outputs, the result. Exit 1 if anything does."""
+    from babel.tracecheck import diff
+
+    lines = diff(trace_events(first), trace_events(second))
+    for line in lines:
+        print(line)
+    if not lines:
+        console.print("the runs agree")
+    raise typer.Exit(1 if lines else 0)
+
+
+@trace_app.command("check")
+def trace_check(
+    trace: str = typer.Argument(..., help="A trace file, a run id, or 'last'."),
+    expect: Path = typer.Option(..., "--expect", help="A YAML file of expectations (docs/ci.md)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Check a trace against expectations; exit 1 with a readable report if any fails."""
+    from babel.tracecheck import ExpectationError, check, load_expectations
+
+    try:
+        expectations = load_expectations(expect)
+    except ExpectationError as error:
+        fail(str(error))
+    findings = check(trace_events(trace), expectations)
+    if as_json:
+        print(json.dumps([f.__dict__ for f in findings], indent=2))
+    else:
+        for finding in findings:
+            mark = "[green]✓[/green]" if finding.ok else "[red]✗[/red]"
+            detail = "" if finding.ok else f"  [dim]({escape_markup(finding.detail)})[/dim]"
+            console.print(f"{mark} {escape_markup(finding.what)}{detail}")
+        failed = sum(not f.ok for f in findings)
+        console.print(f"{len(findings) - failed} passed, {failed} failed")
+    raise typer.Exit(int(Exit.STEP_FAILED if any(not f.ok for f in findings) else Exit.OK))
+
+
 @sandbox_app.command("build")
 def sandbox_build(force: bool = typer.Option(True, "--force/--if-missing", help="Rebuild even if the image exists.")) -> None:
     """Build the sandbox image locally from sandbox/ (no registry is contacted)."""

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from babel.diagnostics import Diagnostic
 from babel.isa import load_isa
@@ -28,11 +28,10 @@ from babel.values import as_lines, as_paths, as_text, preview
 EventSink = Callable[[dict[str, Any]], None]
 
 
-class StepSandbox:
+class StepSandbox(Protocol):
     """What the runtime needs of a sandbox: one request in, one response out."""
 
-    def call(self, request: dict[str, Any]) -> dict[str, Any]:  # pragma: no cover - interface
-        raise NotImplementedError
+    def call(self, request: dict[str, Any]) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)

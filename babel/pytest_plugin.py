@@ -1,0 +1,71 @@
+"""A pytest plugin so that a project's own tests can run a plan and assert on its trace.
+
+Installed with Babel (entry point `pytest11`), it gives the fixture `babel_run`:
+
+    def test_finds_the_password(babel_run, tmp_path):
+        (tmp_path / "app.py").write_text('password = "x"\\n')
+        trace = babel_run('grep "password" paths=["."]', root=tmp_path)
+        trace.check({"status": "ok", "result": {"contains": ["app.py:1"]}})
+
+`trace.check` raises an AssertionError listing every unmet expectation (the format of
+`babel trace check`). The plan runs in the real sandbox; `policy=` grants more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@dataclass
+class Trace:
+    events: list[dict[str, Any]]
+
+    def _end(self) -> dict[str, Any]:
+        empty: dict[str, Any] = {}
+        return next((e for e in reversed(self.events) if e.get("event") == "run_end"), empty)
+
+    @property
+    def status(self) -> str:
+        return str(self._end().get("status"))
+
+    @property
+    def result(self) -> str | None:
+        value = self._end().get("result")
+        return None if value is None else str(value)
+
+    def check(self, expectations: dict[str, Any]) -> None:
+        from babel.tracecheck import check
+
+        failed = [f for f in check(self.events, expectations) if not f.ok]
+        if failed:
+            raise AssertionError("trace check failed:\n" + "\n".join(f"  ✗ {f.what} ({f.detail})" for f in failed))
+
+
+def run_traced_plan(source: str, root: Path, policy: Any = None) -> Trace:
+    from babel.plan import parse_plan
+    from babel.policy import Policy
+    from babel.run import rejected, run_plan
+    from babel.sandbox import DockerSandbox
+    from babel.verify import verify
+
+    policy = policy or Policy()
+    events: list[dict[str, Any]] = []
+    parsed = parse_plan(source)
+    problems = parsed.diagnostics if parsed.plan is None else [d for d in verify(parsed.plan, policy) if d.is_error]
+    if problems or parsed.plan is None:
+        rejected(parsed.plan, problems, on_event=events.append)
+        return Trace(events)
+    with DockerSandbox(Path(root), mount_at=policy.workspace, writable=bool(policy.write)) as box:
+        run_plan(parsed.plan, box, policy, on_event=events.append)
+    return Trace(events)
+
+
+@pytest.fixture
+def babel_run() -> Callable[..., Trace]:
+    """Run a plan (text or JSON form) over a directory in the sandbox; returns its Trace."""
+    return run_traced_plan
