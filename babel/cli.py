@@ -52,6 +52,12 @@ app = typer.Typer(
 sandbox_app = typer.Typer(help="Build and inspect the sandbox image.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
 
+
+def _add_skills() -> None:
+    from babel.skills_cli import skill_app
+
+    app.add_typer(skill_app, name="skill")
+
 console = stderr_console()
 
 
@@ -701,6 +707,9 @@ def doctor_cmd(as_json: bool = JsonOpt) -> None:
             mark = "[green]ok[/green]" if ok else "[yellow]--[/yellow]"
             console.print(f"{mark}  [bold]{name}[/bold]: {escape_markup(detail)}")
     raise typer.Exit(int(Exit.OK if any(s.ok for s in statuses) else Exit.NO_SANDBOX))
+
+
+_add_skills()
 
 
 def run() -> None:

@@ -129,10 +129,11 @@ def _opcode_lines() -> str:
 
 
 @lru_cache(maxsize=8)
-def system_prompt(tools: tuple[str, ...], skills_index: str) -> str:
+def system_prompt(tools: tuple[str, ...], index: str) -> str:
     text = RULES.replace("{opcodes}", _opcode_lines()).replace("{tools}", ", ".join(sorted(tools)))
-    if skills_index:
-        text += "\n\nSkills (call one when it fits, with exec of `babel-skill NAME`):\n" + skills_index
+    if index:
+        text += ("\n\nSkills: ready-made plans. When one fits the request, call it as one step: "
+                 '{"op": "call", "args": {"skill": NAME, INPUT: VALUE, ...}}\n' + index)
     return text
 
 
@@ -142,12 +143,13 @@ def _example_turns(files: tuple[str, ...], request: str, plan: dict[str, Any]) -
             {"role": "assistant", "content": json.dumps(plan, ensure_ascii=False)}]
 
 
-def build_messages(request: str, facts: WorkspaceFacts, policy: Policy, skills_index: str = "") -> list[dict[str, str]]:
-    """The prompt: the immutable prefix (system prompt, fixed examples), then the library
-    examples nearest to this request, then this request with its workspace facts."""
-    messages = [{"role": "system", "content": system_prompt(tuple(policy.exec), skills_index)}]
-    for index in FIXED:
-        messages += _example_turns(*LIBRARY[index])
+def build_messages(request: str, facts: WorkspaceFacts, policy: Policy, index: str | None = None) -> list[dict[str, str]]:
+    """The prompt: the immutable prefix (system prompt with the skill index, fixed
+    examples), then the library examples nearest to this request, then this request with
+    its workspace facts."""
+    messages = [{"role": "system", "content": system_prompt(tuple(policy.exec), skills_index() if index is None else index)}]
+    for position in FIXED:
+        messages += _example_turns(*LIBRARY[position])
     for example in nearest(request):
         messages += _example_turns(*example)
     messages.append({"role": "user", "content": f"{facts.describe()}\n\nRequest: {request}"})
@@ -232,10 +234,23 @@ def parse_candidate(index: int, origin: str, text: str, policy: Policy, logprob:
     return Candidate(index, origin, text, plan, tuple(verify(plan, policy)), logprob, tokens)
 
 
+def _skill_names() -> tuple[str, ...]:
+    from babel.skills import builtin_registry
+
+    return tuple(sorted(builtin_registry().skills))
+
+
+def skills_index() -> str:
+    """The compiler's index of skills: names and one-line descriptions, not their contents."""
+    from babel.skills import builtin_registry
+
+    return builtin_registry().index()
+
+
 def _sample(model: ModelLike, messages: list[dict[str, str]], policy: Policy, k: int, temperature: float, max_tokens: int,
             seed: int, say: Progress, first_index: int) -> tuple[list[Candidate], int, int, int]:
     """k candidates for one prompt: (candidates, prompt tokens, completion tokens, model calls)."""
-    schema = model_schema()
+    schema = model_schema(_skill_names())
     prompt_tokens = completion_tokens = calls = 0
     temperatures = [0.0] + [temperature] * (k - 1)
     seeds = [seed] + [seed + i for i in range(1, k)]
@@ -298,7 +313,7 @@ def compile_request(
     k: int = 3,
     policy: Policy | None = None,
     facts: WorkspaceFacts | None = None,
-    skills_index: str = "",
+    index: str | None = None,
     temperature: float = 0.7,
     max_tokens: int = 384,
     seed: int = 0,
@@ -308,7 +323,7 @@ def compile_request(
     policy = policy or Policy()
     facts = facts or WorkspaceFacts(mount=policy.workspace)
     say = progress or (lambda message: None)
-    messages = build_messages(request, facts, policy, skills_index)
+    messages = build_messages(request, facts, policy, index)
     started = time.perf_counter()
     candidates, prompt_tokens, completion_tokens, calls = _sample(model, messages, policy, k, temperature, max_tokens, seed, say, 0)
     return Compilation(request, tuple(candidates), prompt_tokens, completion_tokens, calls,

@@ -96,6 +96,10 @@ LIBRARY: tuple[Example, ...] = (
     (("essay.txt",), "how many words are in essay.txt?", ex("wc -w < essay.txt")),
     (("inventory.csv",), "print the rows of inventory.csv whose quantity (column 3) is 0, without the header",
      ex("awk -F, 'NR>1 && $3 == 0' inventory.csv")),
+    (("app/auth.py", "app/db.py", "app/routes.py"), "find auth bug",
+     {"steps": [{"op": "call", "args": {"skill": "find-auth-bug"}}]}),
+    (("src/app.py", "lib/util.py"), "are there any secrets or API keys committed in the code?",
+     {"steps": [{"op": "call", "args": {"skill": "find-secrets"}}]}),
     (("src/", "src/app.py"), "does any file contain the string FIXME? answer yes or no",
      ex("if grep -rq 'FIXME' .; then echo yes; else echo no; fi")),
 )

@@ -48,6 +48,7 @@ class Opcode:
     failures: tuple[str, ...]
     exclusive: tuple[tuple[str, ...], ...]
     one_of: tuple[tuple[str, ...], ...]
+    variadic: bool = False  # operands beyond the table's are allowed (a call's skill inputs)
 
     @property
     def implemented(self) -> bool:
@@ -116,6 +117,7 @@ def _opcode(name: str, entry: Mapping[str, Any]) -> Opcode:
         failures=tuple(entry.get("failures", ())),
         exclusive=tuple(tuple(group) for group in entry.get("exclusive", ())),
         one_of=tuple(tuple(group) for group in entry.get("one_of", ())),
+        variadic=bool(entry.get("variadic", False)),
     )
 
 
@@ -203,11 +205,12 @@ def _operand_schema(operand: Operand) -> dict[str, Any]:
     return {"anyOf": [{"type": "string"}, slot]}
 
 
-def model_schema() -> dict[str, Any]:
+def model_schema(skill_names: tuple[str, ...] = ()) -> dict[str, Any]:
     """A strict schema of implemented opcodes only, for constrained decoding.
 
     It is generated from the table (isa/plan.strict.schema.json is a copy, checked by a
-    test) so that the model can only emit steps whose operands exist.
+    test) so that the model can only emit steps whose operands exist; given the names of
+    the installed skills, a call can only name one of them.
     """
     variants = []
     for op in load_isa().implemented():
@@ -219,12 +222,17 @@ def model_schema() -> dict[str, Any]:
         excluded_by = {name for group in op.one_of for name in group}
         for chosen in choices:
             names = [n for n in op.operands if n not in excluded_by or n in chosen]
-            args = {
+            args: dict[str, Any] = {
                 "type": "object",
                 "properties": {name: _operand_schema(op.operands[name]) for name in names},
                 "required": [name for name in names if op.operands[name].required or name in chosen],
                 "additionalProperties": False,
             }
+            if op.variadic:  # a call's other operands are the skill's inputs
+                args["additionalProperties"] = {"anyOf": [{"type": "string"}, {"$ref": "#/$defs/slot_ref"},
+                                                          {"type": "array", "items": {"type": "string"}}]}
+                if skill_names and "skill" in args["properties"]:
+                    args["properties"]["skill"] = {"enum": list(skill_names)}
             variants.append(_variant(op.name, args))
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

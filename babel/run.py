@@ -110,8 +110,11 @@ def _path(policy: Policy, raw: Any, access: str) -> str:
     return verdict.relative
 
 
-def build_request(step: Step, slots: dict[str, Any], policy: Policy) -> dict[str, Any] | None:
-    """The executor request for a step, or None when the host performs it (write to a slot)."""
+def build_request(step: Step, slots: dict[str, Any], policy: Policy, env: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The executor request for a step, or None when the host performs it (write to a slot).
+
+    `env` are a skill's inputs, given to its commands as environment variables."""
+    env = env or {}
     args = {name: _resolve(value, slots) for name, value in step.args.items()}
     limits = {"timeout": float(policy.budgets.step_timeout), "max_output": policy.budgets.output_bytes}
     if step.op == "read":
@@ -137,7 +140,8 @@ def build_request(step: Step, slots: dict[str, Any], policy: Policy) -> dict[str
             limits["timeout"] = float(min(timeout, policy.budgets.step_timeout))
         exec_args: dict[str, Any] = {"cmd": as_text(args["cmd"]) if "cmd" in args else None,
                                      "argv": as_lines(args["argv"]) if "argv" in args else None,
-                                     "stdin": as_text(args["stdin"]) if "stdin" in args else None}
+                                     "stdin": as_text(args["stdin"]) if "stdin" in args else None,
+                                     "env": {name: as_text(value).rstrip("\n") for name, value in env.items()}}
         return {"op": "exec", "args": exec_args, **limits}
     raise StepFailure("invalid_output", f"the runtime cannot run opcode {step.op!r}")
 
@@ -162,14 +166,48 @@ def _grep_post(step: Step, args: dict[str, Any], value: Any) -> Any:
     return items
 
 
-def run_step(step: Step, slots: dict[str, Any], policy: Policy, sandbox: StepSandbox) -> tuple[StepResult, Any]:
+def call_skill(step: Step, slots: dict[str, Any], policy: Policy, sandbox: StepSandbox) -> tuple[Any, dict[str, Any]]:
+    """Run a skill's plan as one step: its inputs bound as slots (and as variables for its
+    commands), under its permissions intersected with the run's. Its steps' statuses go
+    into the call step's detail; the first failure fails the call with the same kind."""
+    from babel.skills import SkillInputError, bind_inputs, builtin_registry, skill_policy
+
+    name = as_text(_resolve(step.args.get("skill", ""), slots))
+    skill = builtin_registry().skills.get(name)
+    if skill is None:
+        raise StepFailure("not_found", f"no skill named {name!r}")
+    raw = {key: _resolve(value, slots) for key, value in step.args.items() if key != "skill"}
+    try:
+        inputs = bind_inputs(skill, {k: v if isinstance(v, (str, list)) else as_text(v) for k, v in raw.items()})
+    except SkillInputError as error:
+        raise StepFailure("invalid_output", f"skill {name}: {error}") from None
+    inner_policy = skill_policy(skill, policy)
+    inner_slots: dict[str, Any] = dict(inputs)
+    statuses = []
+    value: Any = None
+    for inner in skill.plan.steps:
+        result, value = run_step(inner, inner_slots, inner_policy, sandbox, inputs)
+        statuses.append(f"{inner.id} {result.status}" + (f" {result.failure}" if result.failure else ""))
+        if not result.ok:
+            raise StepFailure(result.failure or "sandbox_error", f"skill {name}, step {inner.id}: {result.message}")
+        if inner.out:
+            inner_slots[inner.out] = value
+    if skill.plan.result:
+        value = inner_slots.get(skill.plan.result)
+    return value, {"skill": name, "steps": statuses}
+
+
+def run_step(step: Step, slots: dict[str, Any], policy: Policy, sandbox: StepSandbox,
+             env: dict[str, Any] | None = None) -> tuple[StepResult, Any]:
     started = time.perf_counter()
     value: Any = None
     failure = message = None
     detail: dict[str, Any] = {}
     try:
-        request = build_request(step, slots, policy)
-        if request is None:  # write to a slot: nothing leaves the host
+        request = None if step.op == "call" else build_request(step, slots, policy, env)
+        if step.op == "call":
+            value, detail = call_skill(step, slots, policy, sandbox)
+        elif request is None:  # write to a slot: nothing leaves the host
             value = as_text(_resolve(step.args["value"], slots))
         else:
             response = sandbox.call(request)
@@ -240,7 +278,7 @@ def run_plan(
                                 "", False, 0, 0.0)
             value = None
         else:
-            result, value = run_step(step, slots, policy, sandbox)
+            result, value = run_step(step, slots, policy, sandbox, inputs)
         results.append(result)
         emit(result.to_event())
         if not result.ok:

@@ -162,8 +162,12 @@ def _show(value: Value) -> str:
 
 def _check_operands(step: Step, opcode: Opcode, slot_types: dict[str, str], policy: Policy) -> list[Diagnostic]:
     out: list[Diagnostic] = []
+    if opcode.variadic:
+        out += _check_call(step, policy, slot_types)
     for name, value in step.args.items():
         operand = opcode.operands.get(name)
+        if operand is None and opcode.variadic:
+            continue
         if operand is None:
             near = difflib.get_close_matches(name, list(opcode.operands), n=1)
             hint = f"; did you mean {near[0]!r}?" if near else f"; {opcode.name} takes {', '.join(opcode.operands)}"
@@ -183,6 +187,33 @@ def _check_operands(step: Step, opcode: Opcode, slot_types: dict[str, str], poli
         if len(present) > 1:
             out.append(_diag(step, "E_ARG_CONFLICT", f"{opcode.name} takes only one of {' or '.join(n + '=' for n in group)}"))
     out += _check_permissions(step, opcode, policy)
+    return out
+
+
+def _check_call(step: Step, policy: Policy, slot_types: dict[str, str]) -> list[Diagnostic]:
+    """A call names an installed skill, gives its required inputs and only known ones, and
+    the skill's permissions fit the run's policy."""
+    from babel.skills import builtin_registry, fits
+
+    name = step.args.get("skill")
+    if not isinstance(name, str):
+        return [_diag(step, "E_ARG_INVALID", "skill= must name a skill literally (see `babel skill list`)")]
+    registry = builtin_registry()
+    skill = registry.skills.get(name)
+    if skill is None:
+        near = difflib.get_close_matches(name, list(registry.skills), n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else f"; skills: {', '.join(sorted(registry.skills)) or 'none'}"
+        return [_diag(step, "E_SKILL_UNKNOWN", f"no skill named {name!r}{hint}")]
+    out: list[Diagnostic] = []
+    known = skill.inputs.get("properties", {})
+    for key in step.args:
+        if key != "skill" and key not in known:
+            out.append(_diag(step, "E_ARG_UNKNOWN", f"skill {name} has no input {key!r} (inputs: {', '.join(known) or 'none'})"))
+    for key in skill.inputs.get("required", []):
+        if key not in step.args:
+            out.append(_diag(step, "E_ARG_MISSING", f"skill {name} needs the input {key}= ({known.get(key, {}).get('description', '')})"))
+    for need in fits(skill, policy):
+        out.append(_diag(step, "E_SKILL_PERMISSION", f"skill {name} needs {need}, which this run's policy does not grant"))
     return out
 
 
@@ -261,6 +292,15 @@ def step_facts(step: Step) -> StepFacts:
     if opcode.name == "exec":
         line = exec_programs(step)
         return StepFacts(effects=line.writes, permission="exec", programs=tuple(line.programs), writes=tuple(line.redirect_targets))
+    if opcode.variadic:
+        from babel.skills import builtin_registry
+
+        skill = builtin_registry().skills.get(str(step.args.get("skill")))
+        if skill is None:
+            return StepFacts(effects=True, permission="skill")
+        inner = [step_facts(s) for s in skill.plan.steps]
+        return StepFacts(effects=any(f.effects for f in inner) or bool(skill.permissions.get("write")), permission="skill",
+                         programs=tuple(p for f in inner for p in f.programs))
     path = step.args.get("path")
     effects = opcode.has_effects(given)
     return StepFacts(effects=effects, permission=opcode.needs_permission(given),

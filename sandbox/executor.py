@@ -204,9 +204,14 @@ class Executor:
         if not command:
             raise StepError("invalid_output", "exec needs cmd or argv")
         stdin = args.get("stdin")
+        env = dict(EXEC_ENV)
+        # a skill's inputs reach its commands as variables: data, never part of the command line
+        for name, value in (args.get("env") or {}).items():
+            if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(name)) and name not in EXEC_ENV and isinstance(value, str):
+                env[name] = value
         try:
             proc = subprocess.Popen(
-                command, cwd=self.root, env=dict(EXEC_ENV), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                command, cwd=self.root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_doom_self,
             )
         except FileNotFoundError:
