@@ -184,33 +184,33 @@ def fmt_cmd(
     print(json.dumps(to_json(plan), indent=2, ensure_ascii=False) if to == "json" else to_text(plan), end="" if to == "text" else "\n")
 
 
-def run_traced(plan: Plan, root: Path, policy: Policy, as_json: bool, meta: dict[str, Any], repair: bool, model: str | None = None) -> RunResult:
-    """Run a verified plan (staged if it writes), streaming events to the trace and the screen."""
+def run_traced(plan: Plan, root: Path, policy: Policy, as_json: bool, meta: dict[str, Any], controller: Any = None,
+               readonly_box: Any = None) -> RunResult:
+    """Run a verified plan (staged if it writes) with an optional repair controller,
+    streaming events to the trace store and to the screen (or stdout with --json)."""
     from babel.pipeline import execute_plan
 
-    controller = None
-    if repair:
-        from babel.control import Controller, RepairMemory
-
-        _, client = open_model(model, root)
-        controller = Controller(client, policy, memory=RepairMemory())
     run_id = new_run_id()
     writer = TraceStore().writer(run_id)
 
     def on_event(event: dict[str, Any]) -> None:
         writer(event)
+        kind = event.get("event")
         if as_json:
             print(json.dumps(event, ensure_ascii=False, default=str), flush=True)
-        elif event.get("event") == "step":
+        elif kind == "step":
             show_step_event(console, event, plan)
-        elif event.get("event") == "repair":
+        elif kind == "repair":
             console.print(f"[cyan]repair[/cyan] {event['step']}: {event.get('outcome')} {escape_markup(str(event.get('new') or ''))}")
-        elif event.get("event") == "discard":
+        elif kind == "commit":
+            changed = event["written"] + ["-" + d for d in event["deleted"]]
+            console.print(f"[dim]committed: {', '.join(changed) or 'no changes'}[/dim]")
+        elif kind == "discard":
             console.print("[dim]the run did not complete: the workspace is unchanged[/dim]")
 
     try:
         result = execute_plan(plan, root, policy, sandbox_factory(policy.workspace), on_event=on_event, run_id=run_id,
-                              meta={"root": str(root), **meta}, on_failure=controller)
+                              meta={"root": str(root), **meta}, on_failure=controller, readonly_box=readonly_box)
         if controller is not None:
             controller.settle_all(result.ok)
         return result
@@ -219,6 +219,13 @@ def run_traced(plan: Plan, root: Path, policy: Policy, as_json: bool, meta: dict
         fail("interrupted: the workspace is unchanged", Exit.INTERRUPTED)
     finally:
         writer.close()
+
+
+def print_result(result: RunResult) -> None:
+    status = "[green]ok[/green]" if result.ok else "[red]failed[/red]"
+    console.print(f"{status} in {result.duration_ms:.0f} ms  [dim](babel logs {result.run_id})[/dim]")
+    if result.ok and result.result:
+        sys.stdout.write(result.result if result.result.endswith("\n") else result.result + "\n")
 
 
 @app.command("run")
@@ -255,12 +262,14 @@ def run_cmd(
     if not as_json:
         show_diagnostics(console, diagnostics, source)  # warnings
         show_policy(console, policy)
-    result = run_traced(plan, root, policy, as_json, {"source": source}, repair, model)
+    controller = None
+    if repair:
+        from babel.control import Controller, RepairMemory
+
+        controller = Controller(open_model(model, root)[1], policy, memory=RepairMemory())
+    result = run_traced(plan, root, policy, as_json, {"source": source}, controller)
     if not as_json:
-        status = "[green]ok[/green]" if result.ok else "[red]failed[/red]"
-        console.print(f"{status} in {result.duration_ms:.0f} ms  [dim](trace {result.run_id}; babel logs {result.run_id})[/dim]")
-        if result.ok and result.result is not None:
-            sys.stdout.write(result.result if result.result.endswith("\n") or not result.result else result.result + "\n")
+        print_result(result)
     raise typer.Exit(int(Exit.OK if result.ok else Exit.STEP_FAILED))
 
 
@@ -451,7 +460,7 @@ def do_cmd(
 ) -> None:
     """Compile a request into plans, choose one by vote, show it, and run it in the sandbox."""
     from babel.control import Controller, RepairMemory
-    from babel.pipeline import compile_and_decode, execute_plan, gather_facts
+    from babel.pipeline import compile_and_decode
 
     root = check_root(root)
     policy = make_policy(None, [] if read_only else ["."], allow_exec, workspace)
@@ -478,41 +487,16 @@ def do_cmd(
         confirm_effects(plan, yes)
         controller = None
         if repair:
-            controller = Controller(client, policy, request=request, facts=gather_facts(readonly_box, policy),
+            controller = Controller(client, policy, request=request, facts=compilation.facts,
                                     memory=RepairMemory(),
                                     ask_user=(lambda q: typer.confirm(q, default=False, err=True)) if sys.stdin.isatty() else None)
-        run_id = new_run_id()
-        writer = TraceStore().writer(run_id)
-
-        def on_event(event: dict[str, Any]) -> None:
-            writer(event)
-            if as_json:
-                print(json.dumps(event, ensure_ascii=False, default=str), flush=True)
-            elif event.get("event") == "step":
-                show_step_event(console, event, plan)
-            elif event.get("event") == "repair":
-                console.print(f"[cyan]repair[/cyan] {event['step']}: {event.get('outcome')} {escape_markup(str(event.get('new') or ''))}")
-            elif event.get("event") == "commit":
-                console.print(f"[dim]committed: {', '.join(event['written'] + ['-' + d for d in event['deleted']]) or 'no changes'}[/dim]")
-            elif event.get("event") == "discard":
-                console.print("[dim]the run did not complete: the workspace is unchanged[/dim]")
-
-        try:
-            meta = {"request": request, "root": str(root), "vote": decision.summary(),
-                    "tokens": {"prompt": compilation.prompt_tokens, "completion": compilation.completion_tokens}}
-            result = execute_plan(plan, root, policy, factory, on_event=on_event, run_id=run_id, meta=meta,
-                                  on_failure=controller, readonly_box=readonly_box)
-            if controller is not None:
-                controller.settle_all(result.ok)
-        finally:
-            writer.close()
+        meta = {"request": request, "vote": decision.summary(),
+                "tokens": {"prompt": compilation.prompt_tokens, "completion": compilation.completion_tokens}}
+        result = run_traced(plan, root, policy, as_json, meta, controller, readonly_box)
     finally:
         readonly_box.close()
     if not as_json:
-        status = "[green]ok[/green]" if result.ok else "[red]failed[/red]"
-        console.print(f"{status} in {result.duration_ms:.0f} ms  [dim](babel logs {result.run_id})[/dim]")
-        if result.ok and result.result is not None:
-            sys.stdout.write(result.result if result.result.endswith("\n") or not result.result else result.result + "\n")
+        print_result(result)
     raise typer.Exit(int(Exit.OK if result.ok else Exit.STEP_FAILED))
 
 

@@ -94,6 +94,7 @@ class Compilation:
     model_calls: int = 0
     latency_s: float = 0.0
     messages: tuple[dict[str, str], ...] = field(default=(), compare=False)
+    facts: WorkspaceFacts | None = field(default=None, compare=False)
 
 
 # ---- the prompt -----------------------------------------------------------------
@@ -303,7 +304,7 @@ def retry_with_diagnostics(compilation: Compilation, model: ModelLike, *, k: int
                                                              say, len(compilation.candidates))
     return Compilation(compilation.request, compilation.candidates + tuple(more), compilation.prompt_tokens + prompt_tokens,
                        compilation.completion_tokens + completion_tokens, compilation.model_calls + calls,
-                       round(compilation.latency_s + time.perf_counter() - started, 3), compilation.messages)
+                       round(compilation.latency_s + time.perf_counter() - started, 3), compilation.messages, compilation.facts)
 
 
 def compile_request(
@@ -327,4 +328,4 @@ def compile_request(
     started = time.perf_counter()
     candidates, prompt_tokens, completion_tokens, calls = _sample(model, messages, policy, k, temperature, max_tokens, seed, say, 0)
     return Compilation(request, tuple(candidates), prompt_tokens, completion_tokens, calls,
-                       round(time.perf_counter() - started, 3), tuple(messages))
+                       round(time.perf_counter() - started, 3), tuple(messages), facts)

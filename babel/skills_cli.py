@@ -138,7 +138,7 @@ def run_cmd(
     plan = Plan((Step("s1", "call", {"skill": name, **values}, "result"),))
     policy = Policy().granting_writes(tuple(skill.permissions.get("write", []))).allowing_exec(tuple(skill.permissions.get("exec", [])))
     confirm_effects(plan, yes)
-    result = run_traced(plan, root, policy, as_json, {"skill": name}, repair=False)
+    result = run_traced(plan, root, policy, as_json, {"skill": name})
     if result.ok and result.result is not None and not as_json:
         sys.stdout.write(result.result if result.result.endswith("\n") or not result.result else result.result + "\n")
     raise typer.Exit(int(Exit.OK if result.ok else Exit.STEP_FAILED))
