@@ -7,8 +7,9 @@ in a throwaway sandbox and plans are grouped again by what they produced (agreem
 by execution). Plain majority is not enough for a small model (measured: majority of
 5 samples is worse than the greedy answer), so the vote is weighted: the greedy
 candidate counts for more, a plan whose dry run failed or printed nothing counts for
-little, and the model's own likelihood breaks ties. The decision says how many
-candidates agreed and why the winner won.
+little, one whose output lacks the shape the request asks for (a number, sorted lines:
+babel.shape) counts for less, and the model's own likelihood breaks ties. The decision
+says how many candidates agreed and why the winner won.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from dataclasses import dataclass, field
 from babel.compile import Candidate, Compilation
 from babel.diagnostics import Diagnostic
 from babel.plan import Plan, canonical_key
+from babel.shape import ShapeCheck, checks_for
 
 GREEDY_BONUS = 1.0
 FAILED_WEIGHT = 0.05
 EMPTY_WEIGHT = 0.3
+WRONG_SHAPE_WEIGHT = 0.4  # an output without the shape the request asks for (babel.shape)
 
 
 @dataclass(frozen=True)
@@ -76,14 +79,18 @@ def _weight(candidate: Candidate) -> float:
     return weight
 
 
-def _outcome_factor(outcome: DryRun | None) -> float:
+def _outcome_factor(outcome: DryRun | None, checks: list[ShapeCheck]) -> float:
     if outcome is None:
         return 1.0
     if not outcome.ok:
         return FAILED_WEIGHT
     if not (outcome.result or "").strip() and not outcome.changes:
         return EMPTY_WEIGHT
-    return 1.0
+    factor = 1.0
+    for check in checks:
+        if not check.holds(outcome.result or ""):
+            factor *= WRONG_SHAPE_WEIGHT
+    return factor
 
 
 def decode(compilation: Compilation, dry_run: DryRunner | None = None) -> Decision:
@@ -114,19 +121,24 @@ def decode(compilation: Compilation, dry_run: DryRunner | None = None) -> Decisi
         else:
             group_key = f"plan:{key}"
         groups.setdefault(group_key, []).append(key)
+    checks = checks_for(compilation.request)
     scored: list[Group] = []
     for group_key, plan_keys in groups.items():
         members = [c for key in plan_keys for c in by_plan[key]]
         outcome = outcomes.get(plan_keys[0])
-        score = sum(_weight(c) for c in members) * _outcome_factor(outcome)
+        score = sum(_weight(c) for c in members) * _outcome_factor(outcome, checks)
         scored.append(Group(group_key, tuple(c.index for c in members), score, outcome, len(plan_keys)))
     scored.sort(key=lambda g: (-g.score, min(g.members)))
     winner = scored[0]
     members = [candidates[i] for i in winner.members]
     chosen = next((c for c in members if c.greedy), None) or max(
         members, key=lambda c: (c.logprob / max(c.tokens, 1)) if c.logprob is not None else -1e9)
-    return Decision(chosen.plan, chosen.index, tuple(scored), len(valid), len(candidates),
-                    _reason(winner, scored, len(valid), len(candidates), dry_run is not None), (), outcomes)
+    reason = _reason(winner, scored, len(valid), len(candidates), dry_run is not None)
+    if checks and winner.outcome is not None and winner.outcome.ok:
+        shapes = [c.name for c in checks if c.holds(winner.outcome.result or "")]
+        if shapes:
+            reason += f"; its output is {' and '.join(shapes)}, as the request asks"
+    return Decision(chosen.plan, chosen.index, tuple(scored), len(valid), len(candidates), reason, (), outcomes)
 
 
 def _reason(winner: Group, groups: list[Group], valid: int, total: int, executed: bool) -> str:
