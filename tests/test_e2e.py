@@ -57,3 +57,19 @@ def test_eval_prints_one_line_per_task_and_the_closing_line() -> None:
     assert passed >= 2, done.stdout  # these three are within the default model's reach
     records = [json.loads(line) for line in babel("eval", str(SUITE), "--only", "count-lines", "--json").stdout.splitlines()]
     assert records[0]["id"] == "e2e-count-lines" and records[0]["model_calls"] >= 1 and "reason" in records[0]["vote"]
+
+
+def test_do_chooses_the_matching_skill_and_its_trace_checks(docker_ready: None, workspace: Path, tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(Path(__file__).resolve().parents[1] / "examples" / "auth-service", workspace, dirs_exist_ok=True)
+    make_files(workspace, {})
+    done = babel("do", "find auth bug", "--root", str(workspace))
+    assert done.returncode == 0, done.stderr
+    assert 'call "find-auth-bug"' in done.stderr
+    for planted in ("app/settings.py:6:", "app/auth.py:13:", "app/db.py:5:", "app/payments.py:8:", "app/routes.py:17:"):
+        assert planted in done.stdout
+    expect = tmp_path / "expect.yaml"
+    expect.write_text("status: ok\nsteps: {run: [call], not_run: [write], max: 1}\nresult: {contains: ['[hard-coded credential]']}\n")
+    checked = babel("trace", "check", "last", "--expect", str(expect))
+    assert checked.returncode == 0, checked.stderr
