@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from babel.diagnostics import Diagnostic
-from babel.isa import load_isa
 from babel.plan import Plan, SlotRef, Step, Value, to_json
 from babel.policy import Policy, resolve
 from babel.values import as_lines, as_paths, as_text, preview
@@ -316,5 +315,3 @@ def rejected(plan: Plan | None, diagnostics: list[Diagnostic], *, on_event: Even
     return RunResult(run_id, "rejected", (), None, tuple(diagnostics), 0.0)
 
 
-def implemented_ops() -> set[str]:
-    return {op.name for op in load_isa().implemented()}
