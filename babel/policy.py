@@ -24,7 +24,8 @@ DEFAULT_EXEC = (
     "egrep", "fgrep", "head", "join", "jq", "ls", "md5sum", "mkdir", "mv", "nl", "od", "paste", "patch",
     "printf", "readlink", "realpath", "rev", "rg", "rm", "rmdir", "sed", "seq", "sha1sum", "sha256sum",
     "sort", "split", "stat", "tac", "tail", "tee", "test", "touch", "tr", "true", "tsort", "uniq", "wc",
-    "xargs", "yes", "sleep", "timeout", "python3",
+    "xargs", "yes", "sleep", "timeout", "python3", "pwd", "git", "tar", "gzip", "gunzip", "zcat", "unzip", "zip", "xz",
+    "bzip2", "sqlite3", "tree", "less", "id", "uname",
 )
 
 #: Tools that only make sense with a network, which no run has unless the policy grants it.

@@ -7,7 +7,7 @@ dir="$1"
 mirror="${2:-http://deb.debian.org/debian}"
 # A real POSIX tool set: coreutils, findutils, grep, sed (minbase), gawk, and the tools
 # plans commonly reach for. python3 (with its standard library) runs the executor.
-packages="gawk,python3,jq,file,bc,diffutils,patch,procps,ripgrep,less,tree"
+packages="gawk,python3,jq,file,bc,diffutils,patch,procps,ripgrep,less,tree,git,unzip,zip,xz-utils,bzip2,sqlite3"
 command -v debootstrap >/dev/null 2>&1 || { echo "debootstrap is not installed (apt-get install debootstrap)" >&2; exit 1; }
 rm -rf "$dir"
 mkdir -p "$dir"
