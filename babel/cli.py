@@ -341,15 +341,13 @@ app.add_typer(memory_app, name="memory")
 
 def sandbox_factory(mount_at: str) -> Callable[[Path, bool], Any]:
     """Opens a started sandbox over a directory, for the pipeline's context managers."""
-    from babel.sandbox import DockerSandbox, SandboxError
+    from babel.sandbox import SandboxError, started
 
     def factory(path: Path, writable: bool) -> Any:
         try:
-            box = DockerSandbox(path, mount_at=mount_at, writable=writable)
-            box.start()
+            return started(path, mount_at, writable)
         except SandboxError as error:
             fail(str(error), Exit.NO_SANDBOX)
-        return box
 
     return factory
 
@@ -514,7 +512,7 @@ def eval_cmd(
     """Measure task success on a suite; prints one line per task and `N passed, N failed`."""
     from babel.control import Controller
     from babel.evaluate import SuiteError, load_suite, make_runner, run_suite
-    from babel.sandbox import DockerSandbox, SandboxError
+    from babel.sandbox import SandboxError, started
 
     try:
         tasks = load_suite(suite)
@@ -524,11 +522,6 @@ def eval_cmd(
         tasks = [t for t in tasks if only in t.id]
     config, client = open_model(model, None, k)
 
-    def factory(path: Path, mount_at: str, writable: bool) -> Any:
-        box = DockerSandbox(path, mount_at=mount_at, writable=writable)
-        box.start()
-        return box
-
     def executor(plan: Plan, box: Any, policy: Policy) -> RunResult:
         controller = Controller(client, policy, memory=None) if repair else None
         result = run_plan(plan, box, policy, on_failure=controller)
@@ -537,7 +530,7 @@ def eval_cmd(
             return dataclasses.replace(result, repairs=tuple(controller.repairs), model_calls=controller.model_calls)
         return result
 
-    runner = make_runner(client, factory, k=config.k, execute_candidates=execute_candidates, executor=executor)
+    runner = make_runner(client, started, k=config.k, execute_candidates=execute_candidates, executor=executor)
 
     def on_result(r: Any) -> None:
         if as_json:

@@ -358,3 +358,10 @@ def doctor() -> list[BackendStatus]:
     statuses.append(BackendStatus("bubblewrap", False, ("bwrap is installed, but " if bwrap else "bwrap is not installed, and ")
                                   + "Babel does not use it as a fallback yet: it offers the Docker backend only (docs/sandbox.md)"))
     return statuses
+
+
+def started(workspace: Path, mount_at: str = "/workspace", writable: bool = False) -> DockerSandbox:
+    """A started sandbox over `workspace` (close it, or use it as a context manager)."""
+    box = DockerSandbox(Path(workspace), mount_at=mount_at, writable=writable)
+    box.start()
+    return box

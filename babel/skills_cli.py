@@ -93,15 +93,10 @@ def validate_cmd(paths: list[Path] = typer.Argument(None, help="Skill files (def
 def test_cmd(name: str) -> None:
     """Run a skill's examples in the sandbox; one line per example and `N passed, N failed`."""
     from babel.cli import Exit
-    from babel.sandbox import DockerSandbox
+    from babel.sandbox import started
     from babel.skills import run_examples
 
-    def factory(path: Path, mount_at: str, writable: bool) -> Any:
-        box = DockerSandbox(path, mount_at=mount_at, writable=writable)
-        box.start()
-        return box
-
-    results = run_examples(_find(name), factory)
+    results = run_examples(_find(name), started)
     for result in results:
         print(f"{'PASS' if result.passed else 'FAIL'} {name}: {result.name}" + ("" if result.passed else f"  {result.reason}"))
     passed = sum(r.passed for r in results)

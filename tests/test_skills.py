@@ -11,7 +11,7 @@ import pytest
 from babel.plan import parse_plan
 from babel.policy import Policy
 from babel.run import run_plan
-from babel.sandbox import DockerSandbox
+from babel.sandbox import DockerSandbox, started
 from babel.skills import SkillInputError, bind_inputs, builtin_registry, load_skill, load_skills, new_skill, run_examples, skill_policy
 from babel.verify import verify
 from tests.conftest import make_files
@@ -142,12 +142,7 @@ def test_a_plan_calls_a_skill_in_the_sandbox(docker_ready: None, workspace: Path
 @pytest.mark.docker
 @pytest.mark.parametrize("name", sorted(builtin_registry().skills))
 def test_every_built_in_skills_examples_pass(docker_ready: None, name: str) -> None:
-    def factory(path: Path, mount_at: str, writable: bool) -> DockerSandbox:
-        box = DockerSandbox(path, mount_at=mount_at, writable=writable)
-        box.start()
-        return box
-
-    results = run_examples(builtin_registry().skills[name], factory)
+    results = run_examples(builtin_registry().skills[name], started)
     assert results and all(r.passed for r in results), [(r.name, r.reason) for r in results if not r.passed]
 
 
