@@ -200,6 +200,8 @@ def run_traced(plan: Plan, root: Path, policy: Policy, as_json: bool, meta: dict
             print(json.dumps(event, ensure_ascii=False, default=str), flush=True)
         elif kind == "step":
             show_step_event(console, event, plan)
+        elif kind == "result_check":
+            console.print(f"[yellow]check[/yellow] {event['step']}: the result looks wrong: {escape_markup(str(event.get('problem')))}")
         elif kind == "repair":
             console.print(f"[cyan]repair[/cyan] {event['step']}: {event.get('outcome')} {escape_markup(str(event.get('new') or ''))}")
         elif kind == "commit":
@@ -210,7 +212,8 @@ def run_traced(plan: Plan, root: Path, policy: Policy, as_json: bool, meta: dict
 
     try:
         result = execute_plan(plan, root, policy, sandbox_factory(policy.workspace), on_event=on_event, run_id=run_id,
-                              meta={"root": str(root), **meta}, on_failure=controller, readonly_box=readonly_box)
+                              meta={"root": str(root), **meta}, on_failure=controller,
+                              check_result=getattr(controller, "check_result", None), readonly_box=readonly_box)
         if controller is not None:
             controller.settle_all(result.ok)
         return result
@@ -382,7 +385,7 @@ def show_vote(decision: Any, compilation: Any) -> None:
 
 
 def confirm_effects(plan: Plan, yes: bool) -> None:
-    from babel.pipeline import has_effects
+    from babel.decode import has_effects
 
     if not has_effects(plan) or yes:
         return
@@ -511,7 +514,7 @@ def eval_cmd(
 ) -> None:
     """Measure task success on a suite; prints one line per task and `N passed, N failed`."""
     from babel.control import Controller
-    from babel.evaluate import SuiteError, load_suite, make_runner, run_suite
+    from babel.evaluate import SuiteError, iter_summary, load_suite, make_runner, run_suite
     from babel.sandbox import SandboxError, started
 
     try:
@@ -522,9 +525,9 @@ def eval_cmd(
         tasks = [t for t in tasks if only in t.id]
     config, client = open_model(model, None, k)
 
-    def executor(plan: Plan, box: Any, policy: Policy) -> RunResult:
-        controller = Controller(client, policy, memory=None) if repair else None
-        result = run_plan(plan, box, policy, on_failure=controller)
+    def executor(plan: Plan, box: Any, policy: Policy, request: str, facts: Any) -> RunResult:
+        controller = Controller(client, policy, request=request, facts=facts, memory=None) if repair else None
+        result = run_plan(plan, box, policy, on_failure=controller, check_result=controller.check_result if controller else None)
         if controller is not None:
             controller.settle_all(result.ok)
             return dataclasses.replace(result, repairs=tuple(controller.repairs), model_calls=controller.model_calls)
@@ -543,9 +546,9 @@ def eval_cmd(
         results = run_suite(tasks, runner, jobs=jobs, on_result=on_result)
     except SandboxError as error:
         fail(str(error), Exit.NO_SANDBOX)
+    for line in iter_summary(results):
+        (sys.stderr if as_json else sys.stdout).write(line + "\n")
     passed = sum(r.passed for r in results)
-    line = f"{passed} passed, {len(results) - passed} failed"
-    (sys.stderr if as_json else sys.stdout).write(line + "\n")
     raise typer.Exit(int(Exit.OK if passed == len(results) else Exit.STEP_FAILED))
 
 

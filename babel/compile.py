@@ -144,6 +144,11 @@ def _example_turns(files: tuple[str, ...], request: str, plan: dict[str, Any]) -
             {"role": "assistant", "content": json.dumps(plan, ensure_ascii=False)}]
 
 
+#: The prompt's leading messages that are the same on every call (the system prompt and
+#: the fixed examples, two messages each): the part an engine may cache across processes.
+STABLE_MESSAGES = 1 + 2 * len(FIXED)
+
+
 def build_messages(request: str, facts: WorkspaceFacts, policy: Policy, index: str | None = None) -> list[dict[str, str]]:
     """The prompt: the immutable prefix (system prompt with the skill index, fixed
     examples), then the library examples nearest to this request, then this request with
@@ -163,7 +168,10 @@ def build_messages(request: str, facts: WorkspaceFacts, policy: Policy, index: s
 #: carries something nobody asked for into the equivalent that prints only the answer.
 #: `wc -l FILE` prints "3 FILE"; `wc -l < FILE` prints "3".
 _PEEPHOLES = (
+    # `wc -l FILE` prints "N FILE"; the answer is N
     (re.compile(r"(^|\|\s*|;\s*|&&\s*)wc\s+(-[lwcm])\s+([^\s|;&<>'\"]+)\s*$"), r"\1wc \2 < \3"),
+    # `find DIR -maxdepth 1 -type d` lists DIR itself too; nobody asking for directories wants "."
+    (re.compile(r"\bfind\s+(\S+)\s+-maxdepth\s+1\s+(?!.*-mindepth)"), r"find \1 -mindepth 1 -maxdepth 1 "),
 )
 
 

@@ -23,14 +23,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from babel.compile import ModelLike, WorkspaceFacts, build_messages
+from babel.compile import ModelLike, WorkspaceFacts, build_messages, polish
 from babel.isa import model_schema
 from babel.plan import Plan, Step, plan_from_json, to_text
 from babel.policy import Policy
 from babel.run import EventSink, StepResult
+from babel.shape import result_problem
 from babel.trace import state_dir
 from babel.values import preview
-from babel.verify import verify
+from babel.verify import step_facts, verify
 
 TRANSIENT = {"sandbox_error"}
 RETRY_ONCE = {"timeout"}
@@ -129,12 +130,14 @@ class Controller:
     budget: RepairBudget = field(default_factory=RepairBudget)
     memory: RepairMemory | None = None
     ask_user: Callable[[str], bool] | None = None  # interactive: may the loop go on?
+    alternatives: int = 3  # replacements asked of an engine that decodes several at once (greedy first)
     repairs: list[dict[str, Any]] = field(default_factory=list)
     model_calls: int = 0
     _attempts: dict[str, int] = field(default_factory=dict)
     _retries: dict[str, int] = field(default_factory=dict)
     _seen: dict[str, list[str]] = field(default_factory=dict)
     _pending: dict[str, tuple[Step, Step, str]] = field(default_factory=dict)
+    _queue: dict[str, list[tuple[list[Step], str]]] = field(default_factory=dict)  # untried proposals, per step
     stopped: str | None = None
 
     # the hook ----------------------------------------------------------------------
@@ -151,37 +154,48 @@ class Controller:
                 return plan
         if self.memory is not None:
             self.memory.record(step, failure, None, fixed=False)
-        if not self._within_budget(step, emit, failure, result):
-            return None
+        root = self._root_id(step)
+        history = self._seen.setdefault(root, [self._signature([step])])
+        queue = self._queue.setdefault(root, [])
         learned = self.memory.learned_fix(step, failure) if self.memory is not None else None
-        proposals = [learned] if learned is not None else []
-        source = "memory" if learned is not None else "model"
-        if not proposals:
+        if learned is not None and self._signature([learned]) not in history:
+            queue.insert(0, ([learned], "memory"))
+        read_only = not any(step_facts(s).effects for s in plan.steps)
+        while True:
+            # untried proposals first (a learned fix, then the alternatives of the last model call)
+            while queue:
+                new_steps, source = queue.pop(0)
+                signature = self._signature(new_steps)
+                if signature in history:
+                    continue
+                history.append(signature)
+                patched = self._patch(plan, index, new_steps, len(history) - 1)
+                replacement = patched.steps[index]
+                problems = [d for d in verify(patched, self.policy) if d.is_error]
+                if read_only and any(step_facts(s).effects for s in new_steps):
+                    # what was shown (and confirmed, or not asked) was a plan that changes nothing
+                    self._log(emit, step, failure, result, replacement, "refused: it would change files, and the plan it repairs changes none", source)
+                    continue
+                if problems:
+                    self._log(emit, step, failure, result, replacement, f"rejected by the verifier: {problems[0].code}: {problems[0].message}", source)
+                    continue
+                self._pending[replacement.id] = (step, replacement, failure)
+                self._log(emit, step, failure, result, replacement, "patched", source)
+                return patched
+            if not self._within_budget(step, emit, failure, result):
+                return None
+            self._attempts[root] = self._attempts.get(root, 0) + 1
             proposals = self._ask_model(plan, index, result, slots)
             self.model_calls += 1
-        if not proposals:
-            self._log(emit, step, failure, result, None, "no repair proposed")
-            return None
-        new_steps = proposals
-        signature = " ; ".join(to_text(Plan((replace(s, id="x"),))).strip() for s in new_steps)
-        original = to_text(Plan((replace(step, id="x"),))).strip()
-        history = self._seen.setdefault(self._root_id(step), [original])
-        self._attempts[self._root_id(step)] = self._attempts.get(self._root_id(step), 0) + 1
-        if signature in history:
-            self.stopped = "oscillation"
-            self._log(emit, step, failure, result, new_steps[0], "oscillation: this repair was already tried for this step", source)
-            return None
-        history.append(signature)
-        patched = self._patch(plan, index, new_steps)
-        replacement = patched.steps[index]
-        problems = [d for d in verify(patched, self.policy) if d.is_error]
-        if problems:
-            self._log(emit, step, failure, result, replacement, f"rejected by the verifier: {problems[0].code}: {problems[0].message}", source)
-            # a rejected proposal spends budget; try again if any is left
-            return self(plan, index, result, slots, emit) if self._has_budget(step) else None
-        self._pending[replacement.id] = (step, replacement, failure)
-        self._log(emit, step, failure, result, replacement, "patched", source)
-        return patched
+            if not proposals:
+                self._log(emit, step, failure, result, None, "no repair proposed")
+                return None
+            fresh = [p for p in proposals if self._signature(p) not in history]
+            if not fresh:
+                self.stopped = "oscillation"
+                self._log(emit, step, failure, result, proposals[0][0], "oscillation: this repair was already tried for this step", "model")
+                return None
+            queue.extend((p, "model") for p in fresh)
 
     def settle_all(self, ok: bool) -> None:
         """At the end of a run: record whether the pending repairs fixed their steps."""
@@ -193,6 +207,10 @@ class Controller:
                 if repair.get("new_id") == step_id and repair.get("outcome") == "patched":
                     repair["outcome"] = "fixed" if ok else "did not fix"
 
+    def check_result(self, result: str) -> str | None:
+        """For `run_plan(check_result=...)`: why the result does not answer the request."""
+        return result_problem(self.request, result) if self.request else None
+
     # helpers -----------------------------------------------------------------------
     def _settle(self, step: Step, fixed: bool) -> None:
         pending = self._pending.pop(step.id, None)
@@ -200,6 +218,11 @@ class Controller:
             for repair in self.repairs:
                 if repair.get("new_id") == step.id and repair.get("outcome") == "patched":
                     repair["outcome"] = "did not fix"
+
+    @staticmethod
+    def _signature(steps: list[Step]) -> str:
+        """A proposal's text without step ids, to tell proposals apart."""
+        return " ; ".join(to_text(Plan((replace(s, id="x"),))).strip() for s in steps)
 
     @staticmethod
     def _root_id(step: Step) -> str:
@@ -230,10 +253,10 @@ class Controller:
         self.repairs.append(record)
         emit(record)
 
-    def _patch(self, plan: Plan, index: int, new_steps: list[Step]) -> Plan:
+    def _patch(self, plan: Plan, index: int, new_steps: list[Step], attempt: int) -> Plan:
+        """The plan with step `index` replaced by `new_steps` (ids s2-r<attempt>[-n])."""
         old = plan.steps[index]
         base = self._root_id(old)
-        attempt = self._attempts.get(base, 1)
         renamed = []
         for n, new in enumerate(new_steps):
             new_id = f"{base}-r{attempt}" + (f"-{n + 1}" if len(new_steps) > 1 else "")
@@ -243,7 +266,7 @@ class Controller:
         result = plan.result
         return Plan(plan.steps[:index] + tuple(renamed) + plan.steps[index + 1:], result)
 
-    def _ask_model(self, plan: Plan, index: int, result: StepResult, slots: dict[str, Any]) -> list[Step]:
+    def _ask_model(self, plan: Plan, index: int, result: StepResult, slots: dict[str, Any]) -> list[list[Step]]:
         if self.model is None:
             return []
         step = plan.steps[index]
@@ -253,26 +276,41 @@ class Controller:
             reads.append(f"${ref.name} ({size} bytes{', cut' if cut else ''}):\n{shown}")
         stderr = (result.detail or {}).get("stderr") or ""
         done = "\n".join(to_text(Plan((s,))).strip() for s in plan.steps[:index]) or "(none)"
+        problem = (result.detail or {}).get("result_check")
+        what = (f"This step ran, but its output is not what the request asks for ({problem}):\n{to_text(Plan((step,))).strip()}\n"
+                f"Its output: {result.output[:400]!r}\n" if problem else
+                f"This step failed:\n{to_text(Plan((step,))).strip()}\nFailure: {result.failure}: {result.message or ''}\n")
         message = (
             f"Request: {self.request}\n\nSteps that already ran:\n{done}\n\n"
-            f"This step failed:\n{to_text(Plan((step,))).strip()}\n"
-            f"Failure: {result.failure}: {result.message or ''}\n"
+            + what
             + (f"stderr: {stderr.strip()[-600:]}\n" if stderr.strip() else "")
             + ("Slots it reads:\n" + "\n".join(reads) + "\n" if reads else "")
-            + "\nReply with a plan of one step (or a few) that replaces only the failed step and does what it was meant to do."
+            + ("\nReply with a plan of one step (or a few) that replaces only this step and prints exactly what the request asks for."
+               if problem else "\nReply with a plan of one step (or a few) that replaces only the failed step and does what it was meant to do.")
         )
         facts = self.facts or WorkspaceFacts(mount=self.policy.workspace)
         messages = build_messages(message, facts, self.policy)
+        seed = len(self.repairs) + 7
+        many = getattr(self.model, "complete_many", None)
         try:
-            completions = self.model.complete(messages, schema=model_schema(), temperature=0.3, max_tokens=384,
-                                              seed=len(self.repairs) + 7, n=1)
+            if many is not None:  # an engine that decodes several together: alternatives for about the price of one
+                temperatures = [0.0] + [0.7] * (self.alternatives - 1)
+                completions = list(many(messages, schema=model_schema(), temperatures=temperatures,
+                                        seeds=[seed + i for i in range(self.alternatives)], max_tokens=384))
+            else:
+                completions = list(self.model.complete(messages, schema=model_schema(), temperature=0.0, max_tokens=384, seed=seed, n=1))
         except Exception as error:  # the model failing is a failed repair, not a crash
             self.repairs.append({"event": "repair", "step": step.id, "outcome": f"model error: {error}"})
             return []
-        try:
-            parsed = plan_from_json(json.loads(completions[0].text))
-        except (json.JSONDecodeError, IndexError, AttributeError):
-            return []
-        if parsed.plan is None:
-            return []
-        return list(parsed.plan.steps[:3])
+        proposals: list[list[Step]] = []
+        for completion in completions:
+            try:
+                parsed = plan_from_json(json.loads(completion.text))
+            except (json.JSONDecodeError, AttributeError):
+                continue
+            if parsed.plan is not None and parsed.plan.steps:
+                # the compiler's output-format peepholes apply to repairs too
+                steps = list(polish(parsed.plan).steps[:3])
+                if all(self._signature(steps) != self._signature(p) for p in proposals):
+                    proposals.append(steps)
+        return proposals

@@ -21,12 +21,15 @@ from dataclasses import dataclass, field
 from babel.compile import Candidate, Compilation
 from babel.diagnostics import Diagnostic
 from babel.plan import Plan, canonical_key
-from babel.shape import ShapeCheck, checks_for
+from babel.shape import ShapeCheck, checks_for, is_null, wants_edit
+from babel.verify import step_facts
 
 GREEDY_BONUS = 1.0
 FAILED_WEIGHT = 0.05
 EMPTY_WEIGHT = 0.3
-WRONG_SHAPE_WEIGHT = 0.4  # an output without the shape the request asks for (babel.shape)
+EFFECTS_WEIGHT = 0.2  # a plan that changes files when the request only asks a question
+NULL_WEIGHT = 0.5  # a zero where the request asks for a number: what a plan that missed its target prints
+WRONG_SHAPE_WEIGHT = 0.2  # an output without the shape the request asks for (babel.shape)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class Group:
     score: float
     outcome: DryRun | None = None
     plans: int = 1  # how many distinct plans agreed on this outcome
+    by_plan: tuple[tuple[int, ...], ...] = ()  # the members, per distinct plan
 
 
 @dataclass(frozen=True)
@@ -62,14 +66,21 @@ class Decision:
     reason: str
     diagnostics: tuple[Diagnostic, ...] = ()  # why nothing was chosen, when nothing was
     dry_runs: dict[str, DryRun] = field(default_factory=dict, compare=False)
+    weights: dict[int, float] = field(default_factory=dict, compare=False)  # each valid candidate's own weight
 
     def summary(self) -> dict[str, object]:
         return {
             "chosen": self.chosen, "valid": self.valid, "total": self.total, "reason": self.reason,
-            "groups": [{"members": list(g.members), "score": round(g.score, 3), "plans": g.plans,
-                        "outcome": None if g.outcome is None else {"ok": g.outcome.ok, "result": (g.outcome.result or "")[:200], "failure": g.outcome.failure}}
+            "groups": [{"members": list(g.members), "score": round(g.score, 3), "plans": g.plans, "by_plan": [list(p) for p in g.by_plan],
+                        "outcome": None if g.outcome is None else {"ok": g.outcome.ok, "result": (g.outcome.result or "")[:200],
+                                                                   "failure": g.outcome.failure, "changes": g.outcome.changes}}
                        for g in self.groups],
+            "weights": self.weights,
         }
+
+
+def has_effects(plan: Plan) -> bool:
+    return any(step_facts(step).effects for step in plan.steps)
 
 
 def _weight(candidate: Candidate) -> float:
@@ -90,7 +101,15 @@ def _outcome_factor(outcome: DryRun | None, checks: list[ShapeCheck]) -> float:
     for check in checks:
         if not check.holds(outcome.result or ""):
             factor *= WRONG_SHAPE_WEIGHT
+    if outcome.result is not None and any(check.name == "a number" for check in checks) and is_null(outcome.result):
+        factor *= NULL_WEIGHT
     return factor
+
+
+def score_groups(ballots: list[tuple[list[list[float]], DryRun | None]], checks: list[ShapeCheck]) -> list[float]:
+    """The score of each group: its members' weights (given per distinct plan), scaled by
+    what its dry run gave (failed, empty, a zero for a count, the wrong shape)."""
+    return [sum(sum(ws) for ws in plans) * _outcome_factor(outcome, checks) for plans, outcome in ballots]
 
 
 def decode(compilation: Compilation, dry_run: DryRunner | None = None) -> Decision:
@@ -122,12 +141,16 @@ def decode(compilation: Compilation, dry_run: DryRunner | None = None) -> Decisi
             group_key = f"plan:{key}"
         groups.setdefault(group_key, []).append(key)
     checks = checks_for(compilation.request)
+    weights = {c.index: _weight(c) for c in valid}
+    if not wants_edit(compilation.request):
+        weights = {c.index: w * (EFFECTS_WEIGHT if c.plan is not None and has_effects(c.plan) else 1.0) for c, w in zip(valid, weights.values(), strict=True)}
+    ballots = [([[weights[c.index] for c in by_plan[key]] for key in plan_keys], outcomes.get(plan_keys[0])) for plan_keys in groups.values()]
+    scores = score_groups(ballots, checks)
     scored: list[Group] = []
-    for group_key, plan_keys in groups.items():
+    for (group_key, plan_keys), score in zip(groups.items(), scores, strict=True):
         members = [c for key in plan_keys for c in by_plan[key]]
-        outcome = outcomes.get(plan_keys[0])
-        score = sum(_weight(c) for c in members) * _outcome_factor(outcome, checks)
-        scored.append(Group(group_key, tuple(c.index for c in members), score, outcome, len(plan_keys)))
+        scored.append(Group(group_key, tuple(c.index for c in members), score, outcomes.get(plan_keys[0]), len(plan_keys),
+                            tuple(tuple(c.index for c in by_plan[key]) for key in plan_keys)))
     scored.sort(key=lambda g: (-g.score, min(g.members)))
     winner = scored[0]
     members = [candidates[i] for i in winner.members]
@@ -138,7 +161,8 @@ def decode(compilation: Compilation, dry_run: DryRunner | None = None) -> Decisi
         shapes = [c.name for c in checks if c.holds(winner.outcome.result or "")]
         if shapes:
             reason += f"; its output is {' and '.join(shapes)}, as the request asks"
-    return Decision(chosen.plan, chosen.index, tuple(scored), len(valid), len(candidates), reason, (), outcomes)
+    return Decision(chosen.plan, chosen.index, tuple(scored), len(valid), len(candidates), reason, (), outcomes,
+                    {i: round(w, 4) for i, w in weights.items()})
 
 
 def _reason(winner: Group, groups: list[Group], valid: int, total: int, executed: bool) -> str:

@@ -57,13 +57,20 @@ def _lib() -> Any:
 class BatchedEngine:
     """One model, one context, up to `max_seqs` sequences decoded together."""
 
+    #: How many prefix KV files the cache directory keeps (newest first); each is ~20 MB.
+    KEEP_PREFIXES = 4
+
     def __init__(self, model_path: Path, *, n_ctx: int = 8192, threads: int | None = None, max_seqs: int = 8,
-                 cache_dir: Path | None = None) -> None:
+                 cache_dir: Path | None = None, stable_messages: int | None = None) -> None:
+        """`stable_messages`: how many leading chat messages are the caller's immutable
+        prefix (the same on every call). Only their KV state is kept on disk; without it,
+        all messages but the last are taken as the prefix and nothing is kept on disk."""
         L = _lib()
         self.L = L
         self.model_path = Path(model_path)
         self.max_seqs = max_seqs
         self.cache_dir = cache_dir
+        self.stable_messages = stable_messages
         self._lock = threading.Lock()
         L.llama_backend_init()
         _quiet(L)
@@ -154,8 +161,10 @@ class BatchedEngine:
         digest = hashlib.sha256((self.model_id + json.dumps(prefix)).encode()).hexdigest()[:24]
         return self.cache_dir / f"prefix-{digest}.kv"
 
-    def _prepare(self, prefix: list[int], suffix: list[int], seqs: int) -> None:
-        """Make the KV cache hold prefix+suffix for sequences 0..seqs-1, reusing what it can."""
+    def _prepare(self, prefix: list[int], suffix: list[int], seqs: int, persist: bool = False) -> None:
+        """Make the KV cache hold prefix+suffix for sequences 0..seqs-1, reusing what it can
+        (the cells of the previous prompt it shares, else the prefix's saved state when
+        `persist`, which also saves a prefix it had to compute)."""
         L = self.L
         prompt = prefix + suffix
         common = 0
@@ -164,7 +173,7 @@ class BatchedEngine:
                 break
             common += 1
         common = min(common, len(prompt) - 1)  # the last token is always decoded, for its logits
-        if common < len(prefix) and self._load_prefix(prefix):
+        if persist and common < len(prefix) and self._load_prefix(prefix):
             common = len(prefix)
         L.llama_memory_seq_rm(self.mem, -1, common, -1)  # everything after the shared part, all sequences
         for s in range(seqs, self.max_seqs):
@@ -175,7 +184,8 @@ class BatchedEngine:
                 L.llama_memory_seq_cp(self.mem, 0, s, 0, common)
         if common < len(prefix):
             self._decode(prefix[common:], common, seqs, want_last=False)
-            self._save_prefix(prefix)
+            if persist:
+                self._save_prefix(prefix)
             common = len(prefix)
         self._decode(prompt[common:], common, seqs, want_last=True)
         self._cached = prompt
@@ -208,6 +218,10 @@ class BatchedEngine:
             tmp.replace(path)
         else:
             tmp.unlink(missing_ok=True)
+        # a new policy or skill index makes a new prefix: keep the newest few, not every one ever seen
+        saved = sorted(path.parent.glob("prefix-*.kv"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in saved[self.KEEP_PREFIXES:]:
+            old.unlink(missing_ok=True)
 
     # ---- sampling ------------------------------------------------------------
     def _grammar(self, gbnf: str | None) -> Any:
@@ -286,7 +300,9 @@ class BatchedEngine:
         L = self.L
         started = time.perf_counter()
         full = self.format_chat(messages)
-        head = self.format_chat(messages[:-1], add_generation_prompt=False) if len(messages) > 1 else ""
+        stable = self.stable_messages is not None and 0 < self.stable_messages < len(messages)
+        cut = self.stable_messages if stable and self.stable_messages is not None else len(messages) - 1
+        head = self.format_chat(messages[:cut], add_generation_prompt=False) if cut > 0 else ""
         prefix = self.tokenize(head) if head and full.startswith(head) else []
         suffix = self.tokenize(full[len(head):] if prefix else full)
         prompt_len = len(prefix) + len(suffix)
@@ -294,7 +310,7 @@ class BatchedEngine:
         grammars = [self._grammar(gbnf) for _ in range(n)]
         rngs = [np.random.default_rng(seed) for seed in seeds]
         try:
-            self._prepare(prefix, suffix, n)
+            self._prepare(prefix, suffix, n, persist=stable)
             outputs: list[list[int]] = [[] for _ in range(n)]
             logprobs = [0.0] * n
             finished = [False] * n

@@ -55,8 +55,10 @@ class TaskResult:
     completion_tokens: int = 0
     model_calls: int = 0
     vote: dict[str, Any] = field(default_factory=dict)
-    plan: str | None = None
+    plan: str | None = None  # the plan the decoder chose
     repairs: int = 0
+    repair_log: list[dict[str, Any]] = field(default_factory=list)  # each repair: step, reason, old, new, outcome
+    passed_without_repair: bool | None = None  # the same plan's outcome had the control loop not acted
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -207,14 +209,22 @@ def run_suite(tasks: list[Task], runner: Runner, jobs: int = 1, on_result: Calla
 
 
 def iter_summary(results: list[TaskResult]) -> Iterator[str]:
+    """The summary lines; the last is always `N passed, N failed`."""
     passed = sum(r.passed for r in results)
+    repaired = [r for r in results if r.repairs]
+    if repaired:
+        before = sum(r.passed if r.passed_without_repair is None else r.passed_without_repair for r in results)
+        fixed = sum(r.passed and r.passed_without_repair is False for r in results)
+        broke = sum(not r.passed and r.passed_without_repair is True for r in results)
+        yield (f"repair acted in {len(repaired)} tasks: {fixed} fixed, {broke} broken; "
+               f"without repair the same plans would have passed {before}")
     yield f"{passed} passed, {len(results) - passed} failed"
 
 
 # ---- running one task -------------------------------------------------------------
 
 SandboxFactory = Callable[[Path, str, bool], Any]  # (workspace, mount point, writable) -> started sandbox (context manager)
-PlanExecutor = Callable[..., Any]  # (plan, sandbox, policy) -> RunResult, e.g. run_plan or the control loop
+PlanExecutor = Callable[..., Any]  # (plan, sandbox, policy, request, facts) -> RunResult, e.g. the control loop around run_plan
 
 
 def _exec(box: Any, cmd: str, timeout: float = 60.0) -> tuple[bool, str, str]:
@@ -240,12 +250,16 @@ def make_runner(
     executor: PlanExecutor | None = None,
 ) -> Runner:
     """A function that runs one task end to end: fixture, compile, decode, run, check."""
-    from babel.pipeline import compile_and_decode, has_effects
+    from babel.decode import has_effects
+    from babel.pipeline import compile_and_decode
     from babel.plan import to_text
     from babel.policy import Policy
     from babel.run import run_plan
 
-    execute = executor or run_plan
+    def plain(plan: Any, box: Any, policy: Any, request: str, facts: Any) -> Any:
+        return run_plan(plan, box, policy)
+
+    execute = executor or plain
 
     def run_task(task: Task) -> TaskResult:
         started = time.perf_counter()
@@ -275,10 +289,10 @@ def make_runner(
                 plan = decision.plan
                 if has_effects(plan):
                     with sandbox_factory(fixture.path, task.workspace, True) as writable:
-                        run = execute(plan, writable, policy)
+                        run = execute(plan, writable, policy, task.request, compilation.facts)
                         files = _read_files(writable, task)
                 else:
-                    run = execute(plan, readonly, policy)
+                    run = execute(plan, readonly, policy, task.request, compilation.facts)
                     files = _read_files(readonly, task)
             result = getattr(run, "result", None)
             passed, reason = check(task, result, files, expected_output)
@@ -286,9 +300,18 @@ def make_runner(
                 failed = run.failed_step()
                 reason = f"step {failed.id} failed: {failed.failure}: {(failed.message or '')[:120]}" if failed else reason
             extra: dict[str, Any] = {**common, "model_calls": common["model_calls"] + getattr(run, "model_calls", 0)}
+            unrepaired = getattr(run, "unrepaired", None)
+            if unrepaired is None:
+                extra["passed_without_repair"] = passed
+            elif not unrepaired[0]:
+                extra["passed_without_repair"] = False  # a step failed: without repair the run stops there
+            else:
+                extra["passed_without_repair"] = check(task, unrepaired[1], files, expected_output)[0]
             return TaskResult(task.id, passed, result, expected_output if expected_output is not None else task.expect.get("output"),
                               reason, round(time.perf_counter() - started, 3), plan=to_text(plan),
-                              repairs=len(getattr(run, "repairs", ())), **extra)
+                              repairs=len(getattr(run, "repairs", ())),
+                              repair_log=[{k: r.get(k) for k in ("step", "reason", "old", "new", "outcome", "source")}
+                                          for r in getattr(run, "repairs", ())], **extra)
         finally:
             fixture.remove()
             if reference:

@@ -182,7 +182,10 @@ def make_client(config: Config, progress: Progress | None = None) -> Any:
         from babel.embedded import cache_dir
 
         try:
-            engine = BatchedEngine(path, threads=config.threads or None, cache_dir=cache_dir(config.cache_dir) / "kv")
+            from babel.compile import STABLE_MESSAGES
+
+            engine = BatchedEngine(path, threads=config.threads or None, cache_dir=cache_dir(config.cache_dir) / "kv",
+                                   stable_messages=STABLE_MESSAGES)
         except EngineError as error:
             raise ModelError(str(error)) from None
         _EMBEDDED[key] = EngineClient(engine, name=path.name)

@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from babel.compile import Compilation, ModelLike, WorkspaceFacts, compile_request, retry_with_diagnostics
-from babel.decode import Decision, DryRun, decode
+from babel.decode import Decision, DryRun, decode, has_effects
 from babel.plan import Plan
 from babel.policy import Policy, replace_budgets
 from babel.run import RunResult, StepSandbox, run_plan
 from babel.values import as_text
-from babel.verify import step_facts
 
 Progress = Callable[[str], None]
 
@@ -58,10 +57,6 @@ def gather_facts(sandbox: StepSandbox, policy: Policy, limit: int = 60, heads: i
         if head.get("status") == "ok" and head_text:
             head_pairs.append((path, head_text))
     return WorkspaceFacts(mount=policy.workspace, files=files, more_files=max(0, total - len(files)), heads=tuple(head_pairs))
-
-
-def has_effects(plan: Plan) -> bool:
-    return any(step_facts(step).effects for step in plan.steps)
 
 
 def dry_runner(sandbox: StepSandbox, policy: Policy, step_timeout: float = 10.0) -> Callable[[Plan], DryRun | None]:
@@ -126,6 +121,7 @@ def execute_plan(
     run_id: str | None = None,
     meta: dict[str, Any] | None = None,
     on_failure: Any = None,
+    check_result: Any = None,
     readonly_box: StepSandbox | None = None,
 ) -> RunResult:
     """Run a chosen plan safely: read-only plans over a read-only mount; plans with
@@ -135,14 +131,14 @@ def execute_plan(
     emit = on_event or (lambda event: None)
     if not has_effects(plan):
         if readonly_box is not None:
-            return run_plan(plan, readonly_box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure)
+            return run_plan(plan, readonly_box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure, check_result=check_result)
         with sandbox_factory(root, False) as box:
-            return run_plan(plan, box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure)
+            return run_plan(plan, box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure, check_result=check_result)
     uid, gid = sandbox_user(root)
     staging = Staging.create(root, uid, gid)
     try:
         with sandbox_factory(staging.path, True) as box:
-            result = run_plan(plan, box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure)
+            result = run_plan(plan, box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure, check_result=check_result)
         if result.ok:
             changes = staging.commit(result.run_id)
             emit({"event": "commit", "run_id": result.run_id, "written": list(changes.written), "deleted": list(changes.deleted)})

@@ -15,7 +15,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -23,6 +23,7 @@ from babel.diagnostics import Diagnostic
 from babel.plan import Plan, SlotRef, Step, Value, to_json
 from babel.policy import Policy, resolve
 from babel.values import as_lines, as_paths, as_text, preview
+from babel.verify import step_facts
 
 EventSink = Callable[[dict[str, Any]], None]
 
@@ -66,6 +67,9 @@ class RunResult:
     plan: Plan | None = None  # the plan as it finally ran (after any repairs)
     repairs: tuple[dict[str, Any], ...] = ()
     model_calls: int = 0
+    # What the run would have given without the failure hook: None if the hook was never
+    # called, else (completed?, result). For measuring repair on the same plan.
+    unrepaired: tuple[bool, str | None] | None = None
 
     @property
     def ok(self) -> bool:
@@ -242,6 +246,10 @@ def run_step(step: Step, slots: dict[str, Any], policy: Policy, sandbox: StepSan
 #: stop. The control loop (babel.control) is one; plain `babel run` has none.
 FailureHook = Callable[[Plan, int, StepResult, dict[str, Any], EventSink], "Plan | None"]
 
+#: Called with a completed read-only plan's result: why it does not answer the request
+#: (babel.shape.result_problem), or None.
+ResultCheck = Callable[[str], "str | None"]
+
 
 def run_plan(
     plan: Plan,
@@ -253,6 +261,7 @@ def run_plan(
     meta: dict[str, Any] | None = None,
     on_failure: FailureHook | None = None,
     inputs: dict[str, Any] | None = None,
+    check_result: ResultCheck | None = None,
 ) -> RunResult:
     """Run the plan's steps in order, stopping at the first failure the hook does not repair.
 
@@ -260,6 +269,12 @@ def run_plan(
 
     Steps that succeeded are never run again: a repaired plan resumes at the failed
     step with the slots of the steps before it kept.
+
+    With `check_result` and a hook, a read-only plan whose final step completes but whose
+    result the check finds wanting (empty, or not the shape the request asks for) has
+    that step treated as failed with `invalid_output`, so the hook may repair it. If the
+    repairs do not produce a result that passes, the first result stands: the check is
+    a heuristic, and it never turns a completed run into a failed one.
     """
     policy = policy or Policy()
     run_id = run_id or new_run_id()
@@ -270,6 +285,9 @@ def run_plan(
           "plan": to_json(plan), "policy": policy.to_json(), **(meta or {})})
     results: list[StepResult] = []
     index = 0
+    first_answer: tuple[Plan, dict[str, Any]] | None = None  # the run as it completed before any result repair
+    unrepaired: tuple[bool, str | None] | None = None
+    checking = check_result is not None and on_failure is not None and not any(step_facts(s).effects for s in plan.steps)
     while index < len(plan.steps):
         step = plan.steps[index]
         if time.perf_counter() - started > policy.budgets.run_timeout:
@@ -281,8 +299,13 @@ def run_plan(
         results.append(result)
         emit(result.to_event())
         if not result.ok:
+            if on_failure is not None and unrepaired is None:
+                unrepaired = (False, None)
             patched = on_failure(plan, index, result, slots, emit) if on_failure else None
             if patched is None:
+                if first_answer is not None:  # a repair of the result went wrong: the first result stands
+                    plan, slots = first_answer
+                    index = len(plan.steps)
                 break
             plan = patched
             continue
@@ -290,6 +313,25 @@ def run_plan(
             slots[step.out] = value
         slots[f"#{step.id}"] = value  # every step's value, for the plan's result
         index += 1
+        if checking and index == len(plan.steps) and check_result is not None and on_failure is not None:
+            value = slots.get(plan.result) if plan.result else value
+            problem = check_result(as_text(value))
+            if problem is not None:
+                if first_answer is None:
+                    first_answer = (plan, dict(slots))
+                if unrepaired is None:
+                    unrepaired = (True, as_text(value))
+                flagged = replace(result, status="failed", failure="invalid_output",
+                                  message=f"the step ran, but {problem}: {preview(value, 300)[0]!r}",
+                                  detail={**result.detail, "result_check": problem})
+                emit({"event": "result_check", "step": step.id, "problem": problem})
+                patched = on_failure(plan, index - 1, flagged, slots, emit)
+                if patched is None:
+                    plan, slots = first_answer
+                    index = len(plan.steps)
+                else:
+                    plan = patched
+                    index -= 1
     status = "ok" if plan.steps and index == len(plan.steps) else "failed"
     result_text = None
     if status == "ok":
@@ -300,7 +342,7 @@ def run_plan(
     emit({"event": "run_end", "run_id": run_id, "status": status, "result": result_text,
           "steps_ok": sum(r.ok for r in results), "steps_failed": sum(not r.ok for r in results),
           "skipped": skipped, "duration_ms": duration})
-    return RunResult(run_id, status, tuple(results), result_text, (), duration, slots, plan)
+    return RunResult(run_id, status, tuple(results), result_text, (), duration, slots, plan, unrepaired=unrepaired)
 
 
 def rejected(plan: Plan | None, diagnostics: list[Diagnostic], *, on_event: EventSink | None = None,

@@ -37,8 +37,8 @@ def main() -> None:
     args = parser.parse_args()
     out_dir = Path(__file__).parent / "out"
     out_dir.mkdir(exist_ok=True)
-    print("| model | config | passed | median s/task | total s | completion tokens/task | model calls/task |")
-    print("|---|---|---|---|---|---|---|")
+    print("| model | config | passed | same plans without repair | median s/task | total s | completion tokens/task | model calls/task |")
+    print("|---|---|---|---|---|---|---|---|")
     for name in args.configs.split(","):
         out = out_dir / f"{args.model}-{name}.jsonl"
         started = time.perf_counter()
@@ -48,10 +48,12 @@ def main() -> None:
         total = time.perf_counter() - started
         records = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
         passed = sum(r["passed"] for r in records)
+        unrepaired = sum(r.get("passed_without_repair", r["passed"]) for r in records)
         median = statistics.median(r["latency_s"] for r in records) if records else 0.0
         tokens = statistics.mean(r["completion_tokens"] for r in records) if records else 0.0
         calls = statistics.mean(r["model_calls"] for r in records) if records else 0.0
-        print(f"| {args.model} | {name} | {passed}/{len(records)} | {median:.1f} | {total:.0f} | {tokens:.0f} | {calls:.2f} |", flush=True)
+        n = len(records)
+        print(f"| {args.model} | {name} | {passed}/{n} | {unrepaired}/{n} | {median:.1f} | {total:.0f} | {tokens:.0f} | {calls:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -169,3 +169,80 @@ def test_transient_failures_are_retried(docker_ready: None, workspace: Path) -> 
         result = run_plan(plan, flaky, Policy(), on_failure=Controller(None, Policy()), on_event=events.append)  # type: ignore[arg-type]
     assert result.ok and flaky.calls == 2
     assert [e["outcome"] for e in events if e["event"] == "repair"] == ["retry"]
+
+
+def run_checked(model: RecordedModel, text: str, request: str, box: DockerSandbox,
+                policy: Policy | None = None) -> tuple[Any, Controller, list[dict[str, Any]]]:
+    plan = parse_plan(text).plan
+    assert plan is not None
+    policy = policy or Policy()
+    events: list[dict[str, Any]] = []
+    controller = Controller(model, policy, request=request, budget=RepairBudget())
+    result = run_plan(plan, box, policy, on_failure=controller, check_result=controller.check_result, on_event=events.append)
+    controller.settle_all(result.ok)
+    return result, controller, events
+
+
+def test_a_result_without_the_asked_for_shape_repairs_the_final_step_alone(box: DockerSandbox) -> None:
+    model = RecordedModel(exec_step("grep -c Error app.log"))
+    result, controller, events = run_checked(model, 's1: log = read "app.log"\ns2: exec "grep Error app.log"',
+                                             "how many lines of app.log contain Error?", box)
+    assert result.ok and result.result is not None and result.result.strip() == "1"
+    assert [e["id"] for e in events if e["event"] == "step"] == ["s1", "s2", "s2-r1"]
+    check = next(e for e in events if e["event"] == "result_check")
+    assert check["step"] == "s2" and "a number" in check["problem"]
+    assert controller.repairs[0]["reason"].startswith("invalid_output") and controller.repairs[0]["outcome"] == "fixed"
+    prompt = model.requests[0][-1]["content"]
+    assert "not what the request asks for" in prompt and "Error: disk full" in prompt
+
+
+def test_when_no_repair_gives_the_asked_for_shape_the_first_result_stands(box: DockerSandbox) -> None:
+    # the first proposal fails outright, the second still prints lines: the original result is kept, the run is ok
+    model = RecordedModel(exec_step("cat missing.txt"), exec_step("grep INFO app.log"))
+    result, controller, _ = run_checked(model, 's1: exec "grep Error app.log"', "how many lines of app.log contain Error?", box)
+    assert result.ok and result.result == "Error: disk full\n"
+    assert result.plan is not None and [s.id for s in result.plan.steps] == ["s1"]
+    assert all(r.get("outcome") != "fixed" for r in controller.repairs) and len(model.requests) == 2
+
+
+def test_a_result_with_the_asked_for_shape_is_not_touched(box: DockerSandbox) -> None:
+    model = RecordedModel()
+    result, controller, events = run_checked(model, 's1: exec "grep -c Error app.log"', "how many lines of app.log contain Error?", box)
+    assert result.ok and not controller.repairs and not model.requests
+    assert not any(e["event"] == "result_check" for e in events)
+
+
+def test_plans_with_effects_are_not_checked(docker_ready: None, workspace: Path) -> None:
+    model = RecordedModel()
+    make_files(workspace, {"a.txt": "x\n"})
+    with DockerSandbox(workspace, writable=True) as box:
+        result, controller, _ = run_checked(model, 's1: write "out.txt" "x"', "how many lines does out.txt have?", box,
+                                            Policy(write=(".",)))
+    assert result.ok and not controller.repairs and not model.requests
+
+
+class RecordedEngine(RecordedModel):
+    """Like an engine that decodes several candidates at once: each call answers with all its plans."""
+
+    def complete_many(self, messages: list[dict[str, str]], *, temperatures: list[float], **_: Any) -> list[Completion]:
+        self.requests.append(messages)
+        plans, self.plans = self.plans[:len(temperatures)], self.plans[len(temperatures):]
+        return [Completion(json.dumps(plan), 10, 10, -1.0, "recorded", 0.0) for plan in plans]
+
+
+def test_one_model_call_gives_alternatives_tried_in_turn(box: DockerSandbox) -> None:
+    # greedy proposal still fails, the first alternative is refused by the verifier, the second works
+    model = RecordedEngine(exec_step("cat missing-too.txt"), exec_step("curl http://example.com"), exec_step("sort data.txt"))
+    result, controller, events = run_with(model, 's1: exec "sort --nope data.txt"', box)
+    assert result.ok and result.result == "a\nb\nc\n"
+    assert len(model.requests) == 1 and controller.model_calls == 1
+    outcomes = [e["outcome"] for e in events if e["event"] == "repair"]
+    assert outcomes[0] == "did not fix" and outcomes[1].startswith("rejected by the verifier") and outcomes[2] == "fixed"
+    assert [e["id"] for e in events if e["event"] == "step"] == ["s1", "s1-r1", "s1-r3"]
+
+
+def test_a_repair_may_not_bring_effects_into_a_read_only_plan(box: DockerSandbox) -> None:
+    model = RecordedModel(exec_step("sort -o data.txt data.txt"), exec_step("sort data.txt"))
+    result, _, events = run_with(model, 's1: exec "sort --nope data.txt"', box)
+    outcomes = [e["outcome"] for e in events if e["event"] == "repair"]
+    assert result.ok and outcomes[0].startswith("refused: it would change files") and outcomes[1] == "fixed"

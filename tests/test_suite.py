@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from babel.evaluate import SuiteError, load_suite
+from babel.evaluate import SuiteError, TaskResult, iter_summary, load_suite
 
 SUITE = Path(__file__).resolve().parents[1] / "bench" / "suite"
 
@@ -57,3 +57,14 @@ def test_a_jsonl_suite_is_read_too(tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text("{nope\n")
     with pytest.raises(SuiteError, match="bad.jsonl:1"):
         load_suite(tmp_path / "bad.jsonl")
+
+
+def test_the_summary_says_what_repair_changed_and_ends_with_the_counts() -> None:
+    def task(name: str, passed: bool, repairs: int = 0, before: bool | None = None) -> TaskResult:
+        return TaskResult(name, passed, None, None, "", 1.0, repairs=repairs, passed_without_repair=passed if before is None else before)
+
+    results = [task("a", True), task("b", True, 1, False), task("c", False, 2, True), task("d", False, 1, False), task("e", False)]
+    lines = list(iter_summary(results))
+    assert lines == ["repair acted in 3 tasks: 1 fixed, 1 broken; without repair the same plans would have passed 2",
+                     "2 passed, 3 failed"]
+    assert list(iter_summary([task("a", True)])) == ["1 passed, 0 failed"]

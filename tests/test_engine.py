@@ -1,0 +1,55 @@
+"""The embedded engine with the real model: k candidates together, and its on-disk prefix cache.
+
+Only the compiler's immutable prefix (system prompt and fixed examples) is kept on disk,
+once, however many requests pass; a second engine reuses it; the directory keeps only the
+newest few prefixes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from babel.compile import STABLE_MESSAGES, WorkspaceFacts, _skill_names, build_messages
+from babel.embedded import model_file
+from babel.engine import BatchedEngine
+from babel.isa import model_schema
+from babel.policy import Policy
+
+pytestmark = pytest.mark.model
+
+
+def _messages(request: str) -> list[dict[str, str]]:
+    return build_messages(request, WorkspaceFacts(files=("notes.txt", "src/app.py")), Policy())
+
+
+def test_only_the_immutable_prefix_is_kept_on_disk_and_reused(tmp_path: Path) -> None:
+    kv = tmp_path / "kv"
+    kv.mkdir()
+    for n in range(6):  # prefixes of earlier policies: only the newest few survive a save
+        old = kv / f"prefix-old{n}.kv"
+        old.write_bytes(b"x")
+        os.utime(old, (1_000_000 + n, 1_000_000 + n))
+    engine = BatchedEngine(model_file("qwen2.5-coder-0.5b"), threads=2, cache_dir=kv, stable_messages=STABLE_MESSAGES)
+    schema = model_schema(_skill_names())
+    try:
+        first = engine.generate(_messages("how many lines does notes.txt have?"), n=3, temperatures=[0.0, 0.7, 0.7],
+                                seeds=[0, 1, 2], schema=schema, max_tokens=96)
+        engine.generate(_messages("list the python files"), n=1, schema=schema, max_tokens=96)
+    finally:
+        engine.close()
+    assert len(first) == 3 and all(g.text.startswith("{") for g in first)
+    saved = sorted(kv.glob("prefix-*.kv"))
+    assert len(saved) == BatchedEngine.KEEP_PREFIXES
+    new = [p for p in saved if "old" not in p.name]
+    assert len(new) == 1 and new[0].stat().st_size > 1_000_000  # one prefix for two requests
+    # a new engine (a new process, in real use) starts from the saved prefix and decodes the same greedy plan
+    again = BatchedEngine(model_file("qwen2.5-coder-0.5b"), threads=2, cache_dir=kv, stable_messages=STABLE_MESSAGES)
+    try:
+        assert again._load_prefix(again.tokenize(again.format_chat(_messages("x")[:STABLE_MESSAGES], add_generation_prompt=False)))
+        repeat = again.generate(_messages("how many lines does notes.txt have?"), n=1, schema=schema, max_tokens=96)
+    finally:
+        again.close()
+    assert repeat[0].text == first[0].text
