@@ -149,16 +149,17 @@ def _example_turns(files: tuple[str, ...], request: str, plan: dict[str, Any]) -
 STABLE_MESSAGES = 1 + 2 * len(FIXED)
 
 
-def build_messages(request: str, facts: WorkspaceFacts, policy: Policy, index: str | None = None) -> list[dict[str, str]]:
+def build_messages(request: str, facts: WorkspaceFacts, policy: Policy, index: str | None = None,
+                   note: str | None = None) -> list[dict[str, str]]:
     """The prompt: the immutable prefix (system prompt with the skill index, fixed
     examples), then the library examples nearest to this request, then this request with
-    its workspace facts."""
+    its workspace facts, and a `note` after it (what a repair has to fix)."""
     messages = [{"role": "system", "content": system_prompt(tuple(policy.exec), skills_index() if index is None else index)}]
     for position in FIXED:
         messages += _example_turns(*LIBRARY[position])
     for example in nearest(request):
         messages += _example_turns(*example)
-    messages.append({"role": "user", "content": f"{facts.describe()}\n\nRequest: {request}"})
+    messages.append({"role": "user", "content": f"{facts.describe()}\n\nRequest: {request}" + (f"\n\n{note}" if note else "")})
     return messages
 
 
@@ -256,34 +257,65 @@ def skills_index() -> str:
     return builtin_registry().index()
 
 
+def hinted(messages: list[dict[str, str]], request: str) -> list[dict[str, str]]:
+    """The prompt variant: the same prompt with the shape of the answer spelled out after
+    the request (the decoder's answer-shape checks, babel.shape, used as guidance). It
+    differs from the prompt only at its end, so an engine decodes it for a few tokens."""
+    from babel.shape import checks_for
+
+    checks = checks_for(request)
+    hint = (f"The output must be: {'; '.join(check.name for check in checks)}." if checks
+            else "The output must be only what the request asks for, nothing more.")
+    return [*messages[:-1], {**messages[-1], "content": f"{messages[-1]['content']}\n{hint}"}]
+
+
+def layout(k: int, temperature: float, variant: bool) -> list[tuple[int, float]]:
+    """(prompt variant, temperature) of each of k candidates: the first greedy on the
+    prompt; with a variant and k >= 3, the third greedy on the variant, and the other
+    samples alternating between the two."""
+    if not variant or k < 3:
+        return [(0, 0.0)] + [(0, temperature)] * (k - 1)
+    rest = [(0, temperature), (1, temperature)] * k
+    return [(0, 0.0), (0, temperature), (1, 0.0), *rest[: k - 3]]
+
+
 def _sample(model: ModelLike, messages: list[dict[str, str]], policy: Policy, k: int, temperature: float, max_tokens: int,
-            seed: int, say: Progress, first_index: int) -> tuple[list[Candidate], int, int, int]:
-    """k candidates for one prompt: (candidates, prompt tokens, completion tokens, model calls)."""
+            seed: int, say: Progress, first_index: int, variant: list[dict[str, str]] | None = None) -> tuple[list[Candidate], int, int, int]:
+    """k candidates for one prompt (and its variant): (candidates, prompt tokens, completion tokens, model calls)."""
     schema = model_schema(_skill_names())
     prompt_tokens = completion_tokens = calls = 0
-    temperatures = [0.0] + [temperature] * (k - 1)
-    seeds = [seed] + [seed + i for i in range(1, k)]
+    plan = layout(k, temperature, variant is not None)
+    temperatures = [t for _, t in plan]
+    seeds = [seed + i for i in range(k)]
+    chats = [messages] + ([variant] if variant is not None else [])
     many = getattr(model, "complete_many", None)
+    say(f"compiling: {k} candidate{'s' if k > 1 else ''} ({sum(t == 0 for t in temperatures)} greedy, "
+        f"{sum(t > 0 for t in temperatures)} sampled at temperature {temperature:g}"
+        + (", two prompt variants)" if len(chats) > 1 and k >= 3 else ")"))
     if many is not None:
         # an engine that decodes the k candidates together, sharing what they agree on
-        say(f"compiling: {k} candidate{'s' if k > 1 else ''} (1 greedy, {k - 1} sampled at temperature {temperature:g})")
-        completions = list(many(messages, schema=schema, temperatures=temperatures, seeds=seeds, max_tokens=max_tokens))
+        variants = chats[1:] if k >= 3 else None
+        completions = list(many(messages, schema=schema, temperatures=temperatures, seeds=seeds, max_tokens=max_tokens,
+                                **({"variants": variants, "variant_of": [v for v, _ in plan]} if variants else {})))
         calls += 1
         prompt_tokens += completions[0].prompt_tokens if completions else 0
     else:
-        say(f"compiling: candidate 1 of {k} (greedy)")
-        completions = list(model.complete(messages, schema=schema, temperature=0.0, max_tokens=max_tokens, seed=seed, n=1))[:1]
-        calls += 1
-        prompt_tokens += completions[0].prompt_tokens if completions else 0
-        if k > 1:
-            say(f"compiling: candidates 2-{k} (sampled at temperature {temperature:g})")
-            samples = list(model.complete(messages, schema=schema, temperature=temperature, max_tokens=max_tokens, seed=seed + 1, n=k - 1))
+        # one call per (variant, temperature) run: greedy ones alone, samples with n
+        completions = [None] * k
+        groups: dict[tuple[int, float], list[int]] = {}
+        for i, key in enumerate(plan):
+            groups.setdefault(key, []).append(i)
+        for (v, t), members in groups.items():
+            got = list(model.complete(chats[v], schema=schema, temperature=t, max_tokens=max_tokens, seed=seeds[members[0]],
+                                      n=len(members)))
             calls += 1
-            prompt_tokens += sum(c.prompt_tokens for c in samples[:1])
-            completions += samples
+            prompt_tokens += got[0].prompt_tokens if got else 0
+            for i, completion in zip(members, got, strict=False):
+                completions[i] = completion
+        completions = [c for c in completions if c is not None]
     candidates = []
-    for offset, completion in enumerate(completions):
-        origin = "greedy" if offset == 0 else f"sample t={temperature:g} #{offset}"
+    for offset, (completion, (v, t)) in enumerate(zip(completions, plan, strict=False)):
+        origin = ("greedy" if t == 0 else f"sample t={t:g} #{offset}") if v == 0 else f"variant t={t:g} #{offset}"
         if first_index:
             origin = f"retry {origin}"
         completion_tokens += completion.completion_tokens
@@ -327,13 +359,18 @@ def compile_request(
     max_tokens: int = 384,
     seed: int = 0,
     progress: Progress | None = None,
+    variants: bool = False,
 ) -> Compilation:
-    """Ask the model for k candidates: one greedy, k-1 sampled at `temperature`."""
+    """Ask the model for k candidates: the first greedy, the others sampled at
+    `temperature`, and, with `variants` and k >= 3, some of them (one greedy) on a prompt
+    variant that spells out the answer's shape (`layout`). Variants are off by default:
+    measured on the public suite they did not help and cost 1.3x (bench/RESULTS.md)."""
     policy = policy or Policy()
     facts = facts or WorkspaceFacts(mount=policy.workspace)
     say = progress or (lambda message: None)
     messages = build_messages(request, facts, policy, index)
     started = time.perf_counter()
-    candidates, prompt_tokens, completion_tokens, calls = _sample(model, messages, policy, k, temperature, max_tokens, seed, say, 0)
+    candidates, prompt_tokens, completion_tokens, calls = _sample(model, messages, policy, k, temperature, max_tokens, seed, say, 0,
+                                                                  hinted(messages, request) if variants else None)
     return Compilation(request, tuple(candidates), prompt_tokens, completion_tokens, calls,
                        round(time.perf_counter() - started, 3), tuple(messages), facts)

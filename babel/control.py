@@ -28,7 +28,7 @@ from babel.isa import model_schema
 from babel.plan import Plan, Step, plan_from_json, to_text
 from babel.policy import Policy
 from babel.run import EventSink, StepResult
-from babel.shape import result_problem
+from babel.shape import checks_for, result_problem
 from babel.trace import state_dir
 from babel.values import preview
 from babel.verify import step_facts, verify
@@ -213,10 +213,13 @@ class Controller:
 
     # helpers -----------------------------------------------------------------------
     def _settle(self, step: Step, fixed: bool) -> None:
-        pending = self._pending.pop(step.id, None)
-        if pending is not None:
+        """The step failed: a pending repair of it (or of the step it replaced, for a
+        replacement of several steps) did not fix it."""
+        root = self._root_id(step)
+        for step_id in [i for i in self._pending if self._root_id_of(i) == root]:
+            del self._pending[step_id]
             for repair in self.repairs:
-                if repair.get("new_id") == step.id and repair.get("outcome") == "patched":
+                if repair.get("new_id") == step_id and repair.get("outcome") == "patched":
                     repair["outcome"] = "did not fix"
 
     @staticmethod
@@ -227,7 +230,11 @@ class Controller:
     @staticmethod
     def _root_id(step: Step) -> str:
         """The id of the original step a repaired one replaces (s2 for s2-r1 and s2-r2-1)."""
-        return re.sub(r"(-r\d+(-\d+)?)+$", "", step.id)
+        return Controller._root_id_of(step.id)
+
+    @staticmethod
+    def _root_id_of(step_id: str) -> str:
+        return re.sub(r"(-r\d+(-\d+)?)+$", "", step_id)
 
     def _has_budget(self, step: Step) -> bool:
         spent_run = sum(self._attempts.values())
@@ -274,22 +281,29 @@ class Controller:
         for _, ref in step.reads():
             shown, cut, size = preview(slots.get(ref.name), 600)
             reads.append(f"${ref.name} ({size} bytes{', cut' if cut else ''}):\n{shown}")
-        stderr = (result.detail or {}).get("stderr") or ""
-        done = "\n".join(to_text(Plan((s,))).strip() for s in plan.steps[:index]) or "(none)"
+        stderr = ((result.detail or {}).get("stderr") or "").strip()
+        step_text = to_text(Plan((step,))).strip()
         problem = (result.detail or {}).get("result_check")
-        what = (f"This step ran, but its output is not what the request asks for ({problem}):\n{to_text(Plan((step,))).strip()}\n"
-                f"Its output: {result.output[:400]!r}\n" if problem else
-                f"This step failed:\n{to_text(Plan((step,))).strip()}\nFailure: {result.failure}: {result.message or ''}\n")
-        message = (
-            f"Request: {self.request}\n\nSteps that already ran:\n{done}\n\n"
-            + what
-            + (f"stderr: {stderr.strip()[-600:]}\n" if stderr.strip() else "")
-            + ("Slots it reads:\n" + "\n".join(reads) + "\n" if reads else "")
-            + ("\nReply with a plan of one step (or a few) that replaces only this step and prints exactly what the request asks for."
-               if problem else "\nReply with a plan of one step (or a few) that replaces only the failed step and does what it was meant to do.")
-        )
+        lines = []
+        if index:
+            done = "\n".join(to_text(Plan((s,))).strip() for s in plan.steps[:index])
+            lines.append(f"These steps already ran; their slots can be read:\n{done}")
+        if problem:
+            lines.append(f"The step {step_text} ran, but its output is not what the request asks for ({problem}). "
+                         f"It printed: {result.output[:400]!r}")
+        else:
+            lines.append(f"The step {step_text} failed: {result.failure}: {result.message or ''}"
+                         + (f"\nstderr: {stderr[-600:]}" if stderr else ""))
+        if reads:
+            lines.append("Slots it reads:\n" + "\n".join(reads))
+        checks = checks_for(self.request)
+        if checks:
+            lines.append(f"The output must be: {'; '.join(check.name for check in checks)}.")
+        lines.append("Write a plan of one step (or a few) that replaces only that step and "
+                     + ("prints exactly what the request asks for." if problem else "does what it was meant to do."))
         facts = self.facts or WorkspaceFacts(mount=self.policy.workspace)
-        messages = build_messages(message, facts, self.policy)
+        # shaped like a compile request, so the worked examples (chosen by the request) apply
+        messages = build_messages(self.request or "repair the failed step", facts, self.policy, note="\n\n".join(lines))
         seed = len(self.repairs) + 7
         many = getattr(self.model, "complete_many", None)
         try:

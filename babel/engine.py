@@ -104,6 +104,11 @@ class BatchedEngine:
         self._all_tokens = np.zeros(self.n_vocab, dtype=np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)]))
         self.slow_path = 0  # how often the grammar had to mask the whole vocabulary
 
+    def forget_prompt(self) -> None:
+        """Drop the in-memory prompt cells, as if the next prompt were a new request in a
+        new process (the stable prefix then comes from disk). For benchmarks."""
+        self._cached = []
+
     # ---- text and tokens ---------------------------------------------------------
     def _metadata(self, key: str) -> str | None:
         buf = ctypes.create_string_buffer(1 << 16)
@@ -138,8 +143,9 @@ class BatchedEngine:
         return str(formatter(messages=messages).prompt)  # type: ignore[arg-type]
 
     # ---- the KV cache -----------------------------------------------------------
-    def _decode(self, tokens: list[int], start: int, seqs: int, want_last: bool) -> None:
+    def _decode(self, tokens: list[int], start: int, seqs: int | list[int], want_last: bool) -> None:
         L = self.L
+        ids = list(range(seqs)) if isinstance(seqs, int) else seqs
         for offset in range(0, len(tokens), 512):
             chunk = tokens[offset:offset + 512]
             self.batch.n_tokens = 0
@@ -147,9 +153,9 @@ class BatchedEngine:
                 j = self.batch.n_tokens
                 self.batch.token[j] = token
                 self.batch.pos[j] = start + offset + i
-                self.batch.n_seq_id[j] = seqs
-                for s in range(seqs):
-                    self.batch.seq_id[j][s] = s
+                self.batch.n_seq_id[j] = len(ids)
+                for m, s in enumerate(ids):
+                    self.batch.seq_id[j][m] = s
                 self.batch.logits[j] = 1 if (want_last and offset + i == len(tokens) - 1) else 0
                 self.batch.n_tokens += 1
             if L.llama_decode(self.ctx, self.batch) != 0:
@@ -161,7 +167,7 @@ class BatchedEngine:
         digest = hashlib.sha256((self.model_id + json.dumps(prefix)).encode()).hexdigest()[:24]
         return self.cache_dir / f"prefix-{digest}.kv"
 
-    def _prepare(self, prefix: list[int], suffix: list[int], seqs: int, persist: bool = False) -> None:
+    def _prepare(self, prefix: list[int], suffix: list[int], seqs: int, persist: bool = False, want_last: bool = True) -> None:
         """Make the KV cache hold prefix+suffix for sequences 0..seqs-1, reusing what it can
         (the cells of the previous prompt it shares, else the prefix's saved state when
         `persist`, which also saves a prefix it had to compute)."""
@@ -187,7 +193,7 @@ class BatchedEngine:
             if persist:
                 self._save_prefix(prefix)
             common = len(prefix)
-        self._decode(prompt[common:], common, seqs, want_last=True)
+        self._decode(prompt[common:], common, seqs, want_last=want_last)
         self._cached = prompt
         self._cached_seqs = seqs
 
@@ -286,45 +292,79 @@ class BatchedEngine:
 
     # ---- generation ----------------------------------------------------------
     def generate(self, messages: list[dict[str, str]], *, n: int = 1, temperatures: list[float] | None = None,
-                 seeds: list[int] | None = None, schema: dict[str, Any] | None = None, max_tokens: int = 384) -> list[Generated]:
-        """n completions of one chat, decoded together; the first n prompt tokens are shared."""
+                 seeds: list[int] | None = None, schema: dict[str, Any] | None = None, max_tokens: int = 384,
+                 variants: list[list[dict[str, str]]] | None = None, variant_of: list[int] | None = None) -> list[Generated]:
+        """n completions of one chat, decoded together; the prompt's KV cells are shared.
+
+        `variants` are other versions of the chat (prompt variants, typically differing
+        in the last message); sequence s decodes chat `variant_of[s]` (0 is `messages`,
+        i is `variants[i - 1]`). The variants share the cells of their common tokens, so
+        a variant costs only the tokens where it differs.
+        """
         if n < 1 or n > self.max_seqs:
             raise EngineError(f"n must be between 1 and {self.max_seqs}")
+        chats = [messages, *(variants or [])]
+        variant_of = variant_of or [0] * n
+        if len(variant_of) != n or any(not 0 <= v < len(chats) for v in variant_of):
+            raise EngineError("variant_of must name a chat for each of the n sequences")
         temperatures = temperatures or [0.0] * n
         seeds = seeds or list(range(n))
         with self._lock:
-            return self._generate(messages, n, temperatures, seeds, schema, max_tokens)
+            return self._generate(chats, variant_of, n, temperatures, seeds, schema, max_tokens)
 
-    def _generate(self, messages: list[dict[str, str]], n: int, temperatures: list[float], seeds: list[int],
-                  schema: dict[str, Any] | None, max_tokens: int) -> list[Generated]:
+    def _generate(self, chats: list[list[dict[str, str]]], variant_of: list[int], n: int, temperatures: list[float],
+                  seeds: list[int], schema: dict[str, Any] | None, max_tokens: int) -> list[Generated]:
         L = self.L
         started = time.perf_counter()
-        full = self.format_chat(messages)
+        messages = chats[0]
+        fulls = [self.format_chat(chat) for chat in chats]
         stable = self.stable_messages is not None and 0 < self.stable_messages < len(messages)
         cut = self.stable_messages if stable and self.stable_messages is not None else len(messages) - 1
         head = self.format_chat(messages[:cut], add_generation_prompt=False) if cut > 0 else ""
-        prefix = self.tokenize(head) if head and full.startswith(head) else []
-        suffix = self.tokenize(full[len(head):] if prefix else full)
-        prompt_len = len(prefix) + len(suffix)
+        prefix = self.tokenize(head) if head and all(full.startswith(head) for full in fulls) else []
+        suffixes = [self.tokenize(full[len(head):] if prefix else full) for full in fulls]
+        used = sorted(set(variant_of))
+        # the suffix tokens all used variants share (all of it when there is one)
+        shared = len(suffixes[used[0]])
+        for v in used[1:]:
+            first, other = suffixes[used[0]], suffixes[v]
+            same = next((i for i, (a, b) in enumerate(zip(first, other, strict=False)) if a != b), min(len(first), len(other)))
+            shared = min(shared, same, len(other) - 1, len(first) - 1)  # each variant decodes at least its last token
+        if len(used) > 1 and not prefix and shared <= 0:
+            raise EngineError("prompt variants must share their first tokens")
+        prompt_lens = [len(prefix) + len(suffixes[variant_of[s]]) for s in range(n)]
         gbnf = _schema_to_gbnf(schema) if schema is not None else None
         grammars = [self._grammar(gbnf) for _ in range(n)]
         rngs = [np.random.default_rng(seed) for seed in seeds]
         try:
-            self._prepare(prefix, suffix, n, persist=stable)
-            outputs: list[list[int]] = [[] for _ in range(n)]
-            logprobs = [0.0] * n
-            finished = [False] * n
             # Sequences whose tokens are the same so far form one branch: its token is
             # decoded once, in a cell tagged with all their sequence ids, so k candidates
             # that agree cost what one does; a branch splits where its members' choices
-            # differ. Each branch is (members, index of its logits in the last batch).
-            branches: list[tuple[list[int], int]] = [(list(range(n)), self.batch.n_tokens - 1)]
-            pos = prompt_len
-            for _ in range(max_tokens):
-                next_branches: dict[tuple[int, int], list[int]] = {}
-                for members, index in branches:
-                    raw = L.llama_get_logits_ith(self.ctx, index)
+            # differ. A branch is (members, its logits: an index in the last batch or an
+            # array, the position of its next token).
+            branches: list[tuple[list[int], int | np.ndarray, int]] = []
+            if len(used) == 1:
+                self._prepare(prefix, suffixes[used[0]], n, persist=stable)
+                branches.append((list(range(n)), self.batch.n_tokens - 1, prompt_lens[0]))
+            else:
+                self._prepare(prefix, suffixes[used[0]][:shared], n, persist=stable, want_last=False)
+                for v in used:
+                    members = [s for s in range(n) if variant_of[s] == v]
+                    self._decode(suffixes[v][shared:], len(prefix) + shared, members, want_last=True)
+                    raw = L.llama_get_logits_ith(self.ctx, self.batch.n_tokens - 1)
                     logits = np.ctypeslib.as_array(raw, shape=(self.n_vocab,)).astype(np.float32, copy=True)
+                    branches.append((members, logits, len(prefix) + len(suffixes[v])))
+            outputs: list[list[int]] = [[] for _ in range(n)]
+            logprobs = [0.0] * n
+            finished = [False] * n
+            for _ in range(max_tokens):
+                next_branches: dict[tuple[int, int], tuple[list[int], int]] = {}
+                for number, (members, source, pos) in enumerate(branches):
+                    if isinstance(source, np.ndarray):
+                        logits = source
+                    else:
+                        raw = L.llama_get_logits_ith(self.ctx, source)
+                        logits = np.ctypeslib.as_array(raw, shape=(self.n_vocab,)).astype(np.float32, copy=True)
                     peak = float(logits.max())
                     log_norm = peak + math.log(float(np.exp(logits - peak).sum()))
                     for s in members:
@@ -336,12 +376,12 @@ class BatchedEngine:
                         if grammars[s] is not None:
                             L.llama_sampler_accept(grammars[s], token)
                         outputs[s].append(token)
-                        next_branches.setdefault((index, token), []).append(s)
+                        next_branches.setdefault((number, token), ([], pos))[0].append(s)
                 if not next_branches:
                     break
                 self.batch.n_tokens = 0
                 branches = []
-                for (_, token), members in next_branches.items():
+                for (_, token), (members, pos) in next_branches.items():
                     j = self.batch.n_tokens
                     self.batch.token[j] = token
                     self.batch.pos[j] = pos
@@ -350,12 +390,12 @@ class BatchedEngine:
                         self.batch.seq_id[j][m] = s
                     self.batch.logits[j] = 1
                     self.batch.n_tokens += 1
-                    branches.append((members, j))
-                pos += 1
+                    branches.append((members, j, pos + 1))
                 if L.llama_decode(self.ctx, self.batch) != 0:
                     raise EngineError("llama_decode failed (the context is full?)")
-            # the generated cells are not part of any later prompt
-            L.llama_memory_seq_rm(self.mem, -1, prompt_len, -1)
+            # the generated cells, and each variant's own prompt tail, are not part of any later prompt
+            L.llama_memory_seq_rm(self.mem, -1, len(prefix) + shared, -1)
+            self._cached = (prefix + suffixes[used[0]])[: len(prefix) + shared]
         finally:
             for grammar in grammars:
                 if grammar is not None:
@@ -363,7 +403,7 @@ class BatchedEngine:
         elapsed = round(time.perf_counter() - started, 3)
         return [
             Generated(b"".join(self.piece(t) for t in outputs[s]).decode("utf-8", errors="replace"),
-                      prompt_len, len(outputs[s]), logprobs[s], finished[s], self.model_path.name, elapsed)
+                      prompt_lens[s], len(outputs[s]), logprobs[s], finished[s], self.model_path.name, elapsed)
             for s in range(n)
         ]
 
@@ -411,9 +451,10 @@ class EngineClient:
                                     schema=schema, max_tokens=max_tokens)
 
     def complete_many(self, messages: list[dict[str, str]], *, schema: dict[str, Any] | None = None,
-                      temperatures: list[float], seeds: list[int], max_tokens: int = 512) -> list[Generated]:
+                      temperatures: list[float], seeds: list[int], max_tokens: int = 512,
+                      variants: list[list[dict[str, str]]] | None = None, variant_of: list[int] | None = None) -> list[Generated]:
         return self.engine.generate(messages, n=len(temperatures), temperatures=temperatures, seeds=seeds,
-                                    schema=schema, max_tokens=max_tokens)
+                                    schema=schema, max_tokens=max_tokens, variants=variants, variant_of=variant_of)
 
     def close(self) -> None:
         self.engine.close()

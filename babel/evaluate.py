@@ -248,6 +248,7 @@ def make_runner(
     k: int = 3,
     execute_candidates: bool = True,
     executor: PlanExecutor | None = None,
+    variants: bool = False,
 ) -> Runner:
     """A function that runs one task end to end: fixture, compile, decode, run, check."""
     from babel.decode import has_effects
@@ -280,7 +281,8 @@ def make_runner(
                     return TaskResult(task.id, False, None, None, f"output_of failed: {err.strip()[:200]}", time.perf_counter() - started)
             policy = Policy(workspace=task.workspace, write=(".",))
             with sandbox_factory(fixture.path, task.workspace, False) as readonly:
-                compilation, decision = compile_and_decode(task.request, model, readonly, policy, k=k, execute_candidates=execute_candidates)
+                compilation, decision = compile_and_decode(task.request, model, readonly, policy, k=k, execute_candidates=execute_candidates,
+                                                           variants=variants)
                 common: dict[str, Any] = {"prompt_tokens": compilation.prompt_tokens, "completion_tokens": compilation.completion_tokens,
                                           "model_calls": compilation.model_calls, "vote": decision.summary()}
                 if decision.plan is None:

@@ -99,9 +99,12 @@ class EndpointClient:
 
 
 def request_key(messages: list[dict[str, str]], schema: dict[str, Any] | None, temperatures: Sequence[float],
-                seeds: Sequence[int | None], max_tokens: int) -> str:
-    blob = json.dumps({"messages": messages, "schema": schema, "temperatures": list(temperatures), "seeds": list(seeds),
-                       "max_tokens": max_tokens}, sort_keys=True, ensure_ascii=False)
+                seeds: Sequence[int | None], max_tokens: int, variants: Any = None, variant_of: Any = None) -> str:
+    fields: dict[str, Any] = {"messages": messages, "schema": schema, "temperatures": list(temperatures), "seeds": list(seeds),
+                              "max_tokens": max_tokens}
+    if variants:
+        fields.update(variants=variants, variant_of=variant_of)
+    blob = json.dumps(fields, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
 
 
@@ -142,16 +145,20 @@ class CassetteClient:
                                                            max_tokens=max_tokens, seed=seed, n=n), what)
 
     def complete_many(self, messages: list[dict[str, str]], *, schema: dict[str, Any] | None = None,
-                      temperatures: list[float], seeds: list[int], max_tokens: int = 512) -> list[Completion]:
-        key = request_key(messages, schema, temperatures, seeds, max_tokens)
+                      temperatures: list[float], seeds: list[int], max_tokens: int = 512,
+                      variants: list[list[dict[str, str]]] | None = None, variant_of: list[int] | None = None) -> list[Completion]:
+        key = request_key(messages, schema, temperatures, seeds, max_tokens, variants, variant_of)
         what = messages[-1]["content"][-120:] if messages else ""
 
         def call() -> Sequence[Any]:
             many = getattr(self.inner, "complete_many", None)
             if many is not None:
-                return many(messages, schema=schema, temperatures=temperatures, seeds=seeds, max_tokens=max_tokens)  # type: ignore[no-any-return]
-            return [c for t, s in zip(temperatures, seeds, strict=True)
-                    for c in self.inner.complete(messages, schema=schema, temperature=t, max_tokens=max_tokens, seed=s, n=1)]
+                return many(messages, schema=schema, temperatures=temperatures, seeds=seeds, max_tokens=max_tokens,  # type: ignore[no-any-return]
+                            variants=variants, variant_of=variant_of)
+            chats = [messages, *(variants or [])]
+            which = variant_of or [0] * len(temperatures)
+            return [c for t, s, v in zip(temperatures, seeds, which, strict=True)
+                    for c in self.inner.complete(chats[v], schema=schema, temperature=t, max_tokens=max_tokens, seed=s, n=1)]
 
         return self._play(key, call, what)
 

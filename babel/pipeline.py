@@ -93,11 +93,12 @@ def compile_and_decode(
     k: int,
     execute_candidates: bool = True,
     progress: Progress | None = None,
+    variants: bool = False,
 ) -> tuple[Compilation, Decision]:
     say = progress or (lambda message: None)
     say("reading the workspace")
     facts = gather_facts(sandbox, policy)
-    compilation = compile_request(request, model, k=k, policy=policy, facts=facts, progress=say)
+    compilation = compile_request(request, model, k=k, policy=policy, facts=facts, progress=say, variants=variants)
     if execute_candidates and k > 1:
         say("dry-running the read-only candidates")
     runner = dry_runner(sandbox, policy) if execute_candidates and k > 1 else None

@@ -26,6 +26,7 @@ CONFIGS = {
     "k5-noexec": ["-k", "5", "--no-execute"],
     "k5-norepair": ["-k", "5", "--no-repair"],
     "k3-norepair": ["-k", "3", "--no-repair"],
+    "k5-variants": ["-k", "5", "--variants"],
 }
 
 

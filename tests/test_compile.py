@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from babel.compile import WorkspaceFacts, build_messages, compile_request
+from babel.compile import WorkspaceFacts, build_messages, compile_request, hinted, layout
 from babel.decode import decode
 from babel.model import CassetteClient
 from babel.policy import Policy
@@ -65,3 +65,13 @@ def test_the_recorded_greedy_plans_are_the_expected_ones() -> None:
     errors = compile_request(REQUESTS[1], client(), k=3, facts=FACTS).candidates[0].plan
     assert rows is not None and "tail -n +2 reports/q3.csv" in str(rows.steps[0].args.get("cmd"))
     assert errors is not None and "ERROR" in str(errors.steps[0].args)
+
+
+def test_candidates_are_laid_out_greedy_first_and_variants_only_when_asked() -> None:
+    assert layout(1, 0.7, True) == [(0, 0.0)]
+    assert layout(3, 0.7, False) == [(0, 0.0), (0, 0.7), (0, 0.7)]
+    assert layout(5, 0.7, True) == [(0, 0.0), (0, 0.7), (1, 0.0), (0, 0.7), (1, 0.7)]
+    messages = build_messages("how many lines are in a.txt?", WorkspaceFacts(files=("a.txt",)), Policy())
+    variant = hinted(messages, "how many lines are in a.txt?")
+    assert variant[:-1] == messages[:-1] and variant[-1]["content"].startswith(messages[-1]["content"])
+    assert variant[-1]["content"].endswith("The output must be: a number.")

@@ -7,12 +7,13 @@ newest few prefixes.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
-from babel.compile import STABLE_MESSAGES, WorkspaceFacts, _skill_names, build_messages
+from babel.compile import STABLE_MESSAGES, WorkspaceFacts, _skill_names, build_messages, hinted
 from babel.embedded import model_file
 from babel.engine import BatchedEngine
 from babel.isa import model_schema
@@ -53,3 +54,21 @@ def test_only_the_immutable_prefix_is_kept_on_disk_and_reused(tmp_path: Path) ->
     finally:
         again.close()
     assert repeat[0].text == first[0].text
+
+
+def test_prompt_variants_share_the_prompt_and_decode_their_own_tails(tmp_path: Path) -> None:
+    request = "how many lines does notes.txt have?"
+    messages = _messages(request)
+    variant = hinted(messages, request)
+    engine = BatchedEngine(model_file("qwen2.5-coder-0.5b"), threads=2, cache_dir=tmp_path, stable_messages=STABLE_MESSAGES)
+    schema = model_schema(_skill_names())
+    try:
+        both = engine.generate(messages, n=3, temperatures=[0.0, 0.7, 0.0], seeds=[0, 1, 2], schema=schema, max_tokens=96,
+                               variants=[variant], variant_of=[0, 0, 1])
+        alone = engine.generate(variant, n=1, schema=schema, max_tokens=96)
+        after = engine.generate(messages, n=1, schema=schema, max_tokens=96)  # the cache is sound after variants
+    finally:
+        engine.close()
+    assert both[2].prompt_tokens > both[0].prompt_tokens == both[1].prompt_tokens == after[0].prompt_tokens
+    assert all(json.loads(g.text)["steps"] for g in [*both, *alone, *after])
+    assert alone[0].prompt_tokens == both[2].prompt_tokens
