@@ -299,6 +299,8 @@ class Controller:
         checks = checks_for(self.request)
         if checks:
             lines.append(f"The output must be: {'; '.join(check.name for check in checks)}.")
+        if not any(step_facts(s).effects for s in plan.steps):
+            lines.append("The plan only reads: its replacement must not change any file.")
         lines.append("Write a plan of one step (or a few) that replaces only that step and "
                      + ("prints exactly what the request asks for." if problem else "does what it was meant to do."))
         facts = self.facts or WorkspaceFacts(mount=self.policy.workspace)

@@ -58,7 +58,7 @@ class TaskResult:
     plan: str | None = None  # the plan the decoder chose
     repairs: int = 0
     repair_log: list[dict[str, Any]] = field(default_factory=list)  # each repair: step, reason, old, new, outcome
-    passed_without_repair: bool | None = None  # the same plan's outcome had the control loop not acted
+    passed_without_repair: bool | None = None  # the same plan's outcome had the control loop not acted (None: no plan ran)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -49,7 +49,7 @@ def main() -> None:
         total = time.perf_counter() - started
         records = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
         passed = sum(r["passed"] for r in records)
-        unrepaired = sum(r.get("passed_without_repair", r["passed"]) for r in records)
+        unrepaired = sum(r["passed"] if r.get("passed_without_repair") is None else r["passed_without_repair"] for r in records)
         median = statistics.median(r["latency_s"] for r in records) if records else 0.0
         tokens = statistics.mean(r["completion_tokens"] for r in records) if records else 0.0
         calls = statistics.mean(r["model_calls"] for r in records) if records else 0.0
