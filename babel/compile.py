@@ -210,13 +210,52 @@ def _strip_dot_slash(cmd: str) -> str:
     return cmd
 
 
+_REGEX_TOOLS = re.compile(r"^\s*(grep|egrep|sed|awk)\b")
+_PCRE_FLAG = re.compile(r"\s-\w*P|--perl-regexp")
+_DIGIT_IN_CLASS = re.compile(r"(?<!\\)\[([^\]]*?)\\d")
+_FIND_NAME_WITH_DIR = re.compile(r"""-i?name\s+(['"]?)([^'"\s*][^'"\s]*/[^'"\s]*)\1""")
+
+
+def _posix_classes(cmd: str) -> str:
+    """`\\d` is Perl's digit class: grep -E, sed and awk read it as a plain `d`; POSIX says [0-9]."""
+    segments = _pipeline(cmd)
+    fixed = []
+    for segment in segments:
+        if "\\d" in segment and _REGEX_TOOLS.match(segment) and not _PCRE_FLAG.search(segment):
+            while _DIGIT_IN_CLASS.search(segment):
+                segment = _DIGIT_IN_CLASS.sub(r"[\g<1>0-9", segment, count=1)
+            segment = segment.replace("\\d", "[0-9]")
+        fixed.append(segment)
+    return "|".join(fixed) if fixed != segments else cmd
+
+
+def _find_paths(cmd: str) -> str:
+    """`find S -name 'dir/x'` never matches (-name sees base names): it meant `-path 'S/dir/x'`."""
+    segments = _pipeline(cmd)
+    first = segments[0]
+    start = re.match(r"^\s*find\s+([^\s-][^\s]*)", first)
+    if start is None:
+        return cmd
+    root = start.group(1).rstrip("/") or "/"
+
+    def to_path(match: re.Match[str]) -> str:
+        quote, pattern = match.group(1) or "'", match.group(2)
+        if not pattern.startswith((root + "/", "./", "/")):
+            pattern = f"{root}/{pattern}" if root != "/" else f"/{pattern}"
+        return f"-path {quote}{pattern}{quote}"
+
+    fixed = _FIND_NAME_WITH_DIR.sub(to_path, first)
+    return "|".join([fixed, *segments[1:]]) if fixed != first else cmd
+
+
 def polish(plan: Plan) -> Plan:
     """The plan with the peephole rules applied to its exec command lines."""
     steps = []
     for step in plan.steps:
         cmd = step.args.get("cmd")
         if step.op == "exec" and isinstance(cmd, str):
-            cmd = _strip_dot_slash(cmd.strip())
+            cmd = _posix_classes(_find_paths(cmd.strip()))
+            cmd = _strip_dot_slash(cmd)
             for pattern, replacement in _PEEPHOLES:
                 cmd = pattern.sub(replacement, cmd.strip())
             if cmd != step.args["cmd"]:

@@ -290,7 +290,7 @@ class Controller:
             lines.append(f"These steps already ran; their slots can be read:\n{done}")
         if problem:
             lines.append(f"The step {step_text} ran, but its output is not what the request asks for ({problem}). "
-                         f"It printed: {result.output[:400]!r}")
+                         f"It printed: {result.output[:400]!r}" + (f"\nstderr: {stderr[-600:]}" if stderr else ""))
         else:
             lines.append(f"The step {step_text} failed: {result.failure}: {result.message or ''}"
                          + (f"\nstderr: {stderr[-600:]}" if stderr else ""))

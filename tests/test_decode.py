@@ -109,6 +109,14 @@ def test_when_no_candidate_is_valid_the_model_is_asked_again_with_the_diagnostic
     ("grep -rn 'a|b' .", "grep -rn 'a|b' . | sed 's|^\\./||'"),
     ("find . -printf '%P\\n'", "find . -printf '%P\\n'"),
     ("find src -name x", "find src -name x"),
+    # Perl's \\d is a plain d to grep -E, sed and awk: POSIX [0-9]
+    ("grep -nE 'port\\s*=\\s*\\d+' app.yaml", "grep -nE 'port\\s*=\\s*[0-9]+' app.yaml"),
+    ("sed -E 's/[\\d.]+/N/' f", "sed -E 's/[0-9.]+/N/' f"),
+    ("grep -E '\\[\\d\\]' f", "grep -E '\\[[0-9]\\]' f"),
+    ("grep -oP '\\d+' f", "grep -oP '\\d+' f"),
+    # -name sees base names only: a pattern with a directory meant -path
+    ("find . -type f -name 'src/*' | sort", "find . -type f -path './src/*' | sed 's|^\\./||' | sort"),
+    ("find src -name 'core/*.py'", "find src -path 'src/core/*.py'"),
 ])
 def test_output_format_peepholes(cmd: str, polished: str) -> None:
     from babel.compile import polish
