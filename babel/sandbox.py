@@ -160,15 +160,17 @@ def ensure_image(progress: Progress | None = None) -> str:
 def reap_orphans(client: Any) -> int:
     """Remove sandbox containers whose owning process is gone (a killed run leaves one)."""
     removed = 0
-    for container in client.containers.list(all=True, filters={"label": LABEL}):
-        owner = container.labels.get("babel.owner")
+    # the low-level listing: `containers.list()` inspects each container in turn and raises
+    # if another process removes one of them meanwhile (concurrent runs do, all the time)
+    for container in client.api.containers(all=True, filters={"label": LABEL}):
+        owner = (container.get("Labels") or {}).get("babel.owner")
         host, _, pid = (owner or "").partition(":")
         if host == socket.gethostname() and pid.isdigit() and _alive(int(pid)):
             continue
         try:
-            container.remove(force=True)
+            client.api.remove_container(container["Id"], force=True)
             removed += 1
-        except Exception:  # already gone
+        except Exception:  # already gone, or being removed by its owner
             pass
     return removed
 

@@ -172,3 +172,23 @@ def test_a_killed_run_leaves_the_workspace_unchanged(docker_ready: None, workspa
 
     remove_stale_stagings()
     assert not list(Path(tempfile.gettempdir()).glob(f"babel-stage-{proc.pid}-*"))
+
+
+def test_a_killed_runs_container_is_reaped_and_a_live_ones_kept(docker_ready: None) -> None:
+    import docker
+
+    from babel.sandbox import LABEL, ensure_image, reap_orphans
+
+    client = docker.from_env()
+    image = ensure_image()
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid that no longer runs, like a killed babel's
+    host = __import__("socket").gethostname()
+    made = {owner: client.containers.run(image, ["sleep", "60"], detach=True, labels={LABEL: "1", "babel.owner": f"{host}:{pid}"})
+            for owner, pid in (("dead", dead.pid), ("live", os.getpid()))}
+    try:
+        assert reap_orphans(client) >= 1
+        left = {c["Id"] for c in client.api.containers(all=True, filters={"label": LABEL})}
+        assert made["dead"].id not in left and made["live"].id in left
+    finally:
+        made["live"].remove(force=True)
