@@ -510,6 +510,8 @@ def eval_cmd(
     execute_candidates: bool = typer.Option(True, "--execute/--no-execute", help="Agreement by execution in the decoder."),
     variants: bool = typer.Option(False, "--variants/--no-variants",
                                   help="Decode some candidates on a prompt variant that spells out the answer's shape (k >= 3)."),
+    review: bool = typer.Option(False, "--review/--no-review",
+                                help="Weigh candidates also by the reviewer: how likely the request is given each plan (embedded model)."),
     jobs: int = typer.Option(1, "-j", "--jobs", help="Tasks run in parallel."),
     only: str | None = typer.Option(None, "--only", help="Run only tasks whose id contains this text."),
     as_json: bool = JsonOpt,
@@ -535,7 +537,8 @@ def eval_cmd(
             return dataclasses.replace(result, repairs=tuple(controller.repairs), model_calls=controller.model_calls)
         return result
 
-    runner = make_runner(client, started, k=config.k, execute_candidates=execute_candidates, executor=executor, variants=variants)
+    runner = make_runner(client, started, k=config.k, execute_candidates=execute_candidates, executor=executor, variants=variants,
+                         review=review)
 
     def on_result(r: Any) -> None:
         if as_json:

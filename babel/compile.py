@@ -113,7 +113,9 @@ Rules:
 - Most requests are one exec step: a POSIX shell command line (sh -c) run in the
   workspace. Use only these programs: {tools}.
 - Use the file names listed under Files. Paths are relative to the workspace, or
-  absolute under its mount point if the request names them so.
+  absolute under its mount point if the request names them so: a request that names
+  /testbed/logs gets `find /testbed/logs ...`; one that says "the current directory"
+  gets `find . ...`. Print paths as the command gives them.
 - "how many" means print only the number: use `wc -l < file`, `grep -c`, or `| wc -l`.
 - Sort when the user asks for sorted output; one item per line when listing.
 - To change a file, edit it in place (sed -i) or use write with path=.
@@ -138,10 +140,17 @@ def system_prompt(tools: tuple[str, ...], index: str) -> str:
     return text
 
 
-def _example_turns(files: tuple[str, ...], request: str, plan: dict[str, Any]) -> list[dict[str, str]]:
+def _example_turns(files: tuple[str, ...], request: str, plan: dict[str, Any], mount: str = "/workspace") -> list[dict[str, str]]:
+    """One worked example as a user turn and the assistant's plan. A retrieved example is
+    shown at the request's own mount point (its /workspace paths rewritten), so that a
+    request naming /testbed/x sees an example that names /testbed/y; the fixed ones stay
+    at /workspace, which keeps the prefix byte-identical."""
     listing = "\n".join(f"  {name}" for name in files)
-    return [{"role": "user", "content": f"Workspace: /workspace (the current directory of every command).\nFiles:\n{listing}\n\nRequest: {request}"},
-            {"role": "assistant", "content": json.dumps(plan, ensure_ascii=False)}]
+    user = f"Workspace: /workspace (the current directory of every command).\nFiles:\n{listing}\n\nRequest: {request}"
+    answer = json.dumps(plan, ensure_ascii=False)
+    if mount != "/workspace":
+        user, answer = user.replace("/workspace", mount), answer.replace("/workspace", mount)
+    return [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
 
 
 #: The prompt's leading messages that are the same on every call (the system prompt and
@@ -150,16 +159,19 @@ STABLE_MESSAGES = 1 + 2 * len(FIXED)
 
 
 def build_messages(request: str, facts: WorkspaceFacts, policy: Policy, index: str | None = None,
-                   note: str | None = None) -> list[dict[str, str]]:
+                   note: str | None = None, before: str | None = None) -> list[dict[str, str]]:
     """The prompt: the immutable prefix (system prompt with the skill index, fixed
     examples), then the library examples nearest to this request, then this request with
-    its workspace facts, and a `note` after it (what a repair has to fix)."""
+    its workspace facts, and a `note` after it (what a repair has to fix) or text `before`
+    the request line (what an earlier attempt did), so that the request stays last, as in
+    every worked example."""
     messages = [{"role": "system", "content": system_prompt(tuple(policy.exec), skills_index() if index is None else index)}]
     for position in FIXED:
         messages += _example_turns(*LIBRARY[position])
     for example in nearest(request):
-        messages += _example_turns(*example)
-    messages.append({"role": "user", "content": f"{facts.describe()}\n\nRequest: {request}" + (f"\n\n{note}" if note else "")})
+        messages += _example_turns(*example, mount=facts.mount)
+    messages.append({"role": "user", "content": f"{facts.describe()}\n\n" + (f"{before}\n\n" if before else "")
+                     + f"Request: {request}" + (f"\n\n{note}" if note else "")})
     return messages
 
 
@@ -248,15 +260,38 @@ def _find_paths(cmd: str) -> str:
     return "|".join([fixed, *segments[1:]]) if fixed != first else cmd
 
 
-def polish(plan: Plan) -> Plan:
-    """The plan with the peephole rules applied to its exec command lines."""
+_COUNT_ONLY = re.compile(r"\bhow many\b|\b(only|just) (the )?(number|count|total)\b|\b(number|count) only\b")
+_RELATIVE = re.compile(r"\brelative\b|without (the |a )?(leading )?\./")
+
+
+_EXEC_UNTERMINATED = re.compile(r"(-exec(?:dir)?\s+(?:(?!\\;|;|\+(?:\s|$)).)*?\{\})(\s*)(?=$|\||\)|&&|>)")
+
+
+def _terminate_exec(cmd: str) -> str:
+    """`find -exec CMD {}` without its `\\;` or `+` is an error ("missing argument to
+    -exec"): end it with `\\;`, which is what it meant."""
+    segments = _pipeline(cmd)
+    first = segments[0]
+    if not re.match(r"^\s*find\b", first) or ";" in first or re.search(r"\{\}\s*\+", first):
+        return cmd
+    fixed = _EXEC_UNTERMINATED.sub(lambda m: m.group(1) + " \\;" + m.group(2), first.rstrip()) + (" " if len(segments) > 1 else "")
+    return "|".join([fixed, *segments[1:]]) if fixed.strip() != first.strip() else cmd
+
+
+def polish(plan: Plan, request: str = "") -> Plan:
+    """The plan with the peephole rules applied to its exec command lines. The `./` that
+    `find .` prints is stripped only when the request asks for relative paths: otherwise
+    the tool's own output is the answer (it is what a reference command prints too)."""
     steps = []
     for step in plan.steps:
         cmd = step.args.get("cmd")
         if step.op == "exec" and isinstance(cmd, str):
-            cmd = _posix_classes(_find_paths(cmd.strip()))
-            cmd = _strip_dot_slash(cmd)
-            for pattern, replacement in _PEEPHOLES:
+            cmd = _terminate_exec(_posix_classes(_find_paths(cmd.strip())))
+            if _RELATIVE.search(request.lower()):
+                cmd = _strip_dot_slash(cmd)
+            for number, (pattern, replacement) in enumerate(_PEEPHOLES):
+                if number == 0 and request and not _COUNT_ONLY.search(request.lower()):
+                    continue  # "count the lines in f.txt" may well want wc's own "3 f.txt"
                 cmd = pattern.sub(replacement, cmd.strip())
             if cmd != step.args["cmd"]:
                 step = replace(step, args={**step.args, "cmd": cmd})
@@ -265,7 +300,8 @@ def polish(plan: Plan) -> Plan:
 
 
 
-def parse_candidate(index: int, origin: str, text: str, policy: Policy, logprob: float | None = None, tokens: int = 0) -> Candidate:
+def parse_candidate(index: int, origin: str, text: str, policy: Policy, logprob: float | None = None, tokens: int = 0,
+                    request: str = "") -> Candidate:
     """A model output as a candidate: parsed and verified; never raises."""
     try:
         data = json.loads(text)
@@ -279,7 +315,7 @@ def parse_candidate(index: int, origin: str, text: str, policy: Policy, logprob:
         parsed = plan_from_json(data)
     if parsed.plan is None:
         return Candidate(index, origin, text, None, tuple(parsed.diagnostics), logprob, tokens)
-    plan = polish(parsed.plan)
+    plan = polish(parsed.plan, request)
     return Candidate(index, origin, text, plan, tuple(verify(plan, policy)), logprob, tokens)
 
 
@@ -319,7 +355,8 @@ def layout(k: int, temperature: float, variant: bool) -> list[tuple[int, float]]
 
 
 def _sample(model: ModelLike, messages: list[dict[str, str]], policy: Policy, k: int, temperature: float, max_tokens: int,
-            seed: int, say: Progress, first_index: int, variant: list[dict[str, str]] | None = None) -> tuple[list[Candidate], int, int, int]:
+            seed: int, say: Progress, first_index: int, variant: list[dict[str, str]] | None = None,
+            request: str = "") -> tuple[list[Candidate], int, int, int]:
     """k candidates for one prompt (and its variant): (candidates, prompt tokens, completion tokens, model calls)."""
     schema = model_schema(_skill_names())
     prompt_tokens = completion_tokens = calls = 0
@@ -359,7 +396,7 @@ def _sample(model: ModelLike, messages: list[dict[str, str]], policy: Policy, k:
             origin = f"retry {origin}"
         completion_tokens += completion.completion_tokens
         candidates.append(parse_candidate(first_index + offset, origin, completion.text, policy, completion.logprob,
-                                          completion.completion_tokens))
+                                          completion.completion_tokens, request))
     return candidates, prompt_tokens, completion_tokens, calls
 
 
@@ -380,7 +417,7 @@ def retry_with_diagnostics(compilation: Compilation, model: ModelLike, *, k: int
     say("no candidate passed the verifier: asking again with what it said")
     started = time.perf_counter()
     more, prompt_tokens, completion_tokens, calls = _sample(model, messages, policy, k, temperature, max_tokens, 100,
-                                                             say, len(compilation.candidates))
+                                                             say, len(compilation.candidates), request=compilation.request)
     return Compilation(compilation.request, compilation.candidates + tuple(more), compilation.prompt_tokens + prompt_tokens,
                        compilation.completion_tokens + completion_tokens, compilation.model_calls + calls,
                        round(compilation.latency_s + time.perf_counter() - started, 3), compilation.messages, compilation.facts)
@@ -410,6 +447,6 @@ def compile_request(
     messages = build_messages(request, facts, policy, index)
     started = time.perf_counter()
     candidates, prompt_tokens, completion_tokens, calls = _sample(model, messages, policy, k, temperature, max_tokens, seed, say, 0,
-                                                                  hinted(messages, request) if variants else None)
+                                                                  hinted(messages, request) if variants else None, request)
     return Compilation(request, tuple(candidates), prompt_tokens, completion_tokens, calls,
                        round(time.perf_counter() - started, 3), tuple(messages), facts)

@@ -130,7 +130,7 @@ class Controller:
     budget: RepairBudget = field(default_factory=RepairBudget)
     memory: RepairMemory | None = None
     ask_user: Callable[[str], bool] | None = None  # interactive: may the loop go on?
-    alternatives: int = 3  # replacements asked of an engine that decodes several at once (greedy first)
+    alternatives: int = 4  # replacements asked of an engine that decodes several at once (greedy first)
     repairs: list[dict[str, Any]] = field(default_factory=list)
     model_calls: int = 0
     _attempts: dict[str, int] = field(default_factory=dict)
@@ -284,28 +284,31 @@ class Controller:
         stderr = ((result.detail or {}).get("stderr") or "").strip()
         step_text = to_text(Plan((step,))).strip()
         problem = (result.detail or {}).get("result_check")
+        attempted = (step.args.get("cmd") if step.op == "exec" and isinstance(step.args.get("cmd"), str) else step_text)
+        if problem:
+            attempt = (f"A first attempt at this request, `{attempted}`, ran but does not answer it ({problem}). "
+                       f"It printed: {result.output[:300]!r}")
+        else:
+            attempt = f"A first attempt at this request, `{attempted}`, failed: {result.failure}: {result.message or ''}"
+        if stderr:
+            attempt += f"\nIts error output: {stderr[-400:]}"
+        checks = checks_for(self.request)
+        if checks:
+            attempt += f"\nThe answer must be: {'; '.join(check.name for check in checks)}."
+        attempt += "\nWrite a different plan." + (" It must only read files, never change them."
+                                                  if not any(step_facts(s).effects for s in plan.steps) else "")
         lines = []
         if index:
             done = "\n".join(to_text(Plan((s,))).strip() for s in plan.steps[:index])
             lines.append(f"These steps already ran; their slots can be read:\n{done}")
-        if problem:
-            lines.append(f"The step {step_text} ran, but its output is not what the request asks for ({problem}). "
-                         f"It printed: {result.output[:400]!r}" + (f"\nstderr: {stderr[-600:]}" if stderr else ""))
-        else:
-            lines.append(f"The step {step_text} failed: {result.failure}: {result.message or ''}"
-                         + (f"\nstderr: {stderr[-600:]}" if stderr else ""))
-        if reads:
-            lines.append("Slots it reads:\n" + "\n".join(reads))
-        checks = checks_for(self.request)
-        if checks:
-            lines.append(f"The output must be: {'; '.join(check.name for check in checks)}.")
-        if not any(step_facts(s).effects for s in plan.steps):
-            lines.append("The plan only reads: its replacement must not change any file.")
-        lines.append("Write a plan of one step (or a few) that replaces only that step and "
-                     + ("prints exactly what the request asks for." if problem else "does what it was meant to do."))
+            if reads:
+                lines.append("Slots the failed step reads:\n" + "\n".join(reads))
+            lines.append("Write a plan of one step (or a few) that replaces only the failed step.")
         facts = self.facts or WorkspaceFacts(mount=self.policy.workspace)
-        # shaped like a compile request, so the worked examples (chosen by the request) apply
-        messages = build_messages(self.request or "repair the failed step", facts, self.policy, note="\n\n".join(lines))
+        # shaped like a compile request, with the request last as in every worked example,
+        # so the examples chosen by the request apply and the model answers the request
+        messages = build_messages(self.request or "repair the failed step", facts, self.policy, before=attempt,
+                                  note="\n\n".join(lines) or None)
         seed = len(self.repairs) + 7
         many = getattr(self.model, "complete_many", None)
         try:
@@ -326,7 +329,7 @@ class Controller:
                 continue
             if parsed.plan is not None and parsed.plan.steps:
                 # the compiler's output-format peepholes apply to repairs too
-                steps = list(polish(parsed.plan).steps[:3])
+                steps = list(polish(parsed.plan, self.request).steps[:3])
                 if all(self._signature(steps) != self._signature(p) for p in proposals):
                     proposals.append(steps)
         return proposals

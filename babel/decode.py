@@ -21,15 +21,18 @@ from dataclasses import dataclass, field
 from babel.compile import Candidate, Compilation
 from babel.diagnostics import Diagnostic
 from babel.plan import Plan, canonical_key
-from babel.shape import ShapeCheck, checks_for, is_null, wants_edit
+from babel.review import Reviewer, plan_text
+from babel.shape import ShapeCheck, checks_for, is_null, plan_misses, wants_edit
 from babel.verify import step_facts
 
 GREEDY_BONUS = 1.0
 FAILED_WEIGHT = 0.05
 EMPTY_WEIGHT = 0.3
-EFFECTS_WEIGHT = 0.2  # a plan that changes files when the request only asks a question
+EFFECTS_WEIGHT = 0.02  # a plan that changes files when the request only asks a question: below a failed dry run's weight
 NULL_WEIGHT = 0.5  # a zero where the request asks for a number: what a plan that missed its target prints
 WRONG_SHAPE_WEIGHT = 0.2  # an output without the shape the request asks for (babel.shape)
+MISSES_WEIGHT = 0.4  # per thing the request names that the plan leaves out (babel.shape.plan_misses), at most twice
+REVIEW_WEIGHT = 0.2  # how much the reviewer's log P(request | plan) moves a plan's weight (review_factors)
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class Group:
     outcome: DryRun | None = None
     plans: int = 1  # how many distinct plans agreed on this outcome
     by_plan: tuple[tuple[int, ...], ...] = ()  # the members, per distinct plan
+    reviews: tuple[float | None, ...] = ()  # the reviewer's log P(request | plan), per distinct plan
 
 
 @dataclass(frozen=True)
@@ -67,15 +71,20 @@ class Decision:
     diagnostics: tuple[Diagnostic, ...] = ()  # why nothing was chosen, when nothing was
     dry_runs: dict[str, DryRun] = field(default_factory=dict, compare=False)
     weights: dict[int, float] = field(default_factory=dict, compare=False)  # each valid candidate's own weight
+    commands: dict[int, str] = field(default_factory=dict, compare=False)  # each valid candidate's plan, as the reviewer reads it
+    misses: dict[int, list[str]] = field(default_factory=dict, compare=False)  # what each leaves out of the request
 
     def summary(self) -> dict[str, object]:
         return {
             "chosen": self.chosen, "valid": self.valid, "total": self.total, "reason": self.reason,
             "groups": [{"members": list(g.members), "score": round(g.score, 3), "plans": g.plans, "by_plan": [list(p) for p in g.by_plan],
+                        "reviews": list(g.reviews),
                         "outcome": None if g.outcome is None else {"ok": g.outcome.ok, "result": (g.outcome.result or "")[:200],
                                                                    "failure": g.outcome.failure, "changes": g.outcome.changes}}
                        for g in self.groups],
             "weights": self.weights,
+            "commands": {i: text[:400] for i, text in self.commands.items()},
+            "misses": {i: m for i, m in self.misses.items() if m},
         }
 
 
@@ -112,7 +121,17 @@ def score_groups(ballots: list[tuple[list[list[float]], DryRun | None]], checks:
     return [sum(sum(ws) for ws in plans) * _outcome_factor(outcome, checks) for plans, outcome in ballots]
 
 
-def decode(compilation: Compilation, dry_run: DryRunner | None = None) -> Decision:
+def review_factors(reviews: dict[str, float]) -> dict[str, float]:
+    """Each distinct plan's vote factor from the reviewer's scores: exp(REVIEW_WEIGHT x
+    (its log P(request | plan) minus the best one's)), so the plan that explains the
+    request best keeps its weight and the others lose some, smoothly."""
+    if len(reviews) < 2:
+        return {key: 1.0 for key in reviews}
+    best = max(reviews.values())
+    return {key: math.exp(max(REVIEW_WEIGHT * (score - best), -20.0)) for key, score in reviews.items()}
+
+
+def decode(compilation: Compilation, dry_run: DryRunner | None = None, review: Reviewer | None = None) -> Decision:
     candidates = compilation.candidates
     valid = [c for c in candidates if c.valid]
     if not valid:
@@ -132,6 +151,13 @@ def decode(compilation: Compilation, dry_run: DryRunner | None = None) -> Decisi
             outcome = dry_run(members[0].plan)
             if outcome is not None:
                 outcomes[key] = outcome
+    # 3. ask the reviewer how well each distinct plan explains the request
+    reviews: dict[str, float] = {}
+    if review is not None and len(by_plan) > 1:
+        scored_plans = review([members[0].plan for members in by_plan.values() if members[0].plan is not None])
+        if scored_plans is not None and len(scored_plans) == len(by_plan):
+            reviews = dict(zip(by_plan, scored_plans, strict=True))
+    factors = review_factors(reviews)
     groups: dict[str, list[str]] = {}
     for key in by_plan:
         outcome = outcomes.get(key)
@@ -144,13 +170,18 @@ def decode(compilation: Compilation, dry_run: DryRunner | None = None) -> Decisi
     weights = {c.index: _weight(c) for c in valid}
     if not wants_edit(compilation.request):
         weights = {c.index: w * (EFFECTS_WEIGHT if c.plan is not None and has_effects(c.plan) else 1.0) for c, w in zip(valid, weights.values(), strict=True)}
-    ballots = [([[weights[c.index] for c in by_plan[key]] for key in plan_keys], outcomes.get(plan_keys[0])) for plan_keys in groups.values()]
+    mount = compilation.facts.mount if compilation.facts is not None else "/workspace"
+    misses = {c.index: plan_misses(compilation.request, plan_text(c.plan), mount) for c in valid if c.plan is not None}
+    weights = {i: w * MISSES_WEIGHT ** min(len(misses.get(i, ())), 2) for i, w in weights.items()}
+    ballots = [([[weights[c.index] * factors.get(key, 1.0) for c in by_plan[key]] for key in plan_keys], outcomes.get(plan_keys[0]))
+               for plan_keys in groups.values()]
     scores = score_groups(ballots, checks)
     scored: list[Group] = []
     for (group_key, plan_keys), score in zip(groups.items(), scores, strict=True):
         members = [c for key in plan_keys for c in by_plan[key]]
         scored.append(Group(group_key, tuple(c.index for c in members), score, outcomes.get(plan_keys[0]), len(plan_keys),
-                            tuple(tuple(c.index for c in by_plan[key]) for key in plan_keys)))
+                            tuple(tuple(c.index for c in by_plan[key]) for key in plan_keys),
+                            tuple(reviews.get(key) for key in plan_keys)))
     scored.sort(key=lambda g: (-g.score, min(g.members)))
     winner = scored[0]
     members = [candidates[i] for i in winner.members]
@@ -162,7 +193,8 @@ def decode(compilation: Compilation, dry_run: DryRunner | None = None) -> Decisi
         if shapes:
             reason += f"; its output is {' and '.join(shapes)}, as the request asks"
     return Decision(chosen.plan, chosen.index, tuple(scored), len(valid), len(candidates), reason, (), outcomes,
-                    {i: round(w, 4) for i, w in weights.items()})
+                    {i: round(w, 4) for i, w in weights.items()},
+                    {c.index: plan_text(c.plan) for c in valid if c.plan is not None}, misses)
 
 
 def _reason(winner: Group, groups: list[Group], valid: int, total: int, executed: bool) -> str:

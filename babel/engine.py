@@ -407,6 +407,46 @@ class BatchedEngine:
             for s in range(n)
         ]
 
+    def score(self, chats: list[list[dict[str, str]]], targets: list[str]) -> list[float]:
+        """The log-probability of each target text as the assistant's reply to its chat,
+        teacher-forced (nothing is sampled). The decoder's reviewer uses it: how likely is
+        the user's request given a candidate plan. The cells of earlier prompts are
+        dropped, so the next `generate` starts from the saved prefix."""
+        if len(chats) != len(targets):
+            raise EngineError("score needs one target per chat")
+        with self._lock:
+            L = self.L
+            L.llama_memory_clear(self.mem, True)
+            self._cached = []
+            scores = []
+            for chat, target in zip(chats, targets, strict=True):
+                prompt = self.tokenize(self.format_chat(chat))
+                tokens = prompt + self.tokenize(target)
+                total = 0.0
+                for offset in range(0, len(tokens), 512):
+                    self.batch.n_tokens = 0
+                    wanted: list[tuple[int, int]] = []  # (batch index, the token its logits predict)
+                    for pos in range(offset, min(offset + 512, len(tokens))):
+                        j = self.batch.n_tokens
+                        self.batch.token[j] = tokens[pos]
+                        self.batch.pos[j] = pos
+                        self.batch.n_seq_id[j] = 1
+                        self.batch.seq_id[j][0] = 0
+                        want = len(prompt) - 1 <= pos < len(tokens) - 1
+                        self.batch.logits[j] = 1 if want else 0
+                        if want:
+                            wanted.append((j, tokens[pos + 1]))
+                        self.batch.n_tokens += 1
+                    if L.llama_decode(self.ctx, self.batch) != 0:
+                        raise EngineError("llama_decode failed (the context is full?)")
+                    for j, token in wanted:
+                        logits = np.ctypeslib.as_array(L.llama_get_logits_ith(self.ctx, j), shape=(self.n_vocab,))
+                        peak = float(logits.max())
+                        total += float(logits[token]) - peak - math.log(float(np.exp(logits - peak).sum()))
+                L.llama_memory_seq_rm(self.mem, 0, -1, -1)
+                scores.append(round(total, 4))
+            return scores
+
     def close(self) -> None:
         L = self.L
         if getattr(self, "batch", None) is not None:
@@ -455,6 +495,9 @@ class EngineClient:
                       variants: list[list[dict[str, str]]] | None = None, variant_of: list[int] | None = None) -> list[Generated]:
         return self.engine.generate(messages, n=len(temperatures), temperatures=temperatures, seeds=seeds,
                                     schema=schema, max_tokens=max_tokens, variants=variants, variant_of=variant_of)
+
+    def score(self, chats: list[list[dict[str, str]]], targets: list[str]) -> list[float]:
+        return self.engine.score(chats, targets)
 
     def close(self) -> None:
         self.engine.close()

@@ -227,10 +227,15 @@ SandboxFactory = Callable[[Path, str, bool], Any]  # (workspace, mount point, wr
 PlanExecutor = Callable[..., Any]  # (plan, sandbox, policy, request, facts) -> RunResult, e.g. the control loop around run_plan
 
 
-def _exec(box: Any, cmd: str, timeout: float = 60.0) -> tuple[bool, str, str]:
+def _exec(box: Any, cmd: str, timeout: float = 60.0, output_counts: bool = False) -> tuple[bool, str, str]:
+    """Run a script in the task's sandbox: (ok, stdout, stderr). With `output_counts`, a
+    script that printed something is ok whatever its exit status (a reference command's
+    output is the expected result: `diff` shows differences and exits 1)."""
     response = box.call({"op": "exec", "args": {"cmd": cmd, "argv": None, "stdin": None}, "timeout": timeout, "max_output": 4_000_000})
     value = response.get("value") if isinstance(response.get("value"), dict) else {}
-    return response.get("status") == "ok", str(value.get("stdout", "")), str(value.get("stderr", "") or response.get("message", ""))
+    stdout = str(value.get("stdout", ""))
+    ok = response.get("status") == "ok" or (output_counts and response.get("failure") == "nonzero_exit" and bool(stdout.strip()))
+    return ok, stdout, str(value.get("stderr", "") or response.get("message", ""))
 
 
 def _read_files(box: Any, task: Task) -> dict[str, str | None]:
@@ -249,6 +254,7 @@ def make_runner(
     execute_candidates: bool = True,
     executor: PlanExecutor | None = None,
     variants: bool = False,
+    review: bool = False,
 ) -> Runner:
     """A function that runs one task end to end: fixture, compile, decode, run, check."""
     from babel.decode import has_effects
@@ -276,13 +282,13 @@ def make_runner(
                 reference = Fixture.create()
                 with sandbox_factory(reference.path, task.workspace, True) as box:
                     _exec(box, task.setup or "true")
-                    ok, expected_output, err = _exec(box, str(task.expect["output_of"]))
+                    ok, expected_output, err = _exec(box, str(task.expect["output_of"]), output_counts=True)
                 if not ok:
                     return TaskResult(task.id, False, None, None, f"output_of failed: {err.strip()[:200]}", time.perf_counter() - started)
             policy = Policy(workspace=task.workspace, write=(".",))
             with sandbox_factory(fixture.path, task.workspace, False) as readonly:
                 compilation, decision = compile_and_decode(task.request, model, readonly, policy, k=k, execute_candidates=execute_candidates,
-                                                           variants=variants)
+                                                           variants=variants, review=review)
                 common: dict[str, Any] = {"prompt_tokens": compilation.prompt_tokens, "completion_tokens": compilation.completion_tokens,
                                           "model_calls": compilation.model_calls, "vote": decision.summary()}
                 if decision.plan is None:

@@ -10,6 +10,7 @@ was asked, no file names in counts, sorted lists, in-place edits.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -43,14 +44,14 @@ LIBRARY: tuple[Example, ...] = (
      ex("tail -n +2 employees.csv | cut -d, -f1 | sort")),
     (("a/x.log", "b/y.log", "b/z.txt"), "list the names of the .log files, one per line, sorted",
      ex("find . -name '*.log' -printf '%f\\n' | sort")),
-    (("src/app.py", "src/db.py", "docs/index.md"), "list the paths of all markdown files, sorted",
+    (("src/app.py", "src/db.py", "docs/index.md"), "list the paths of all markdown files relative to the workspace, sorted",
      ex("find . -type f -name '*.md' | sed 's|^\\./||' | sort")),
     (("src/app.py", "src/db.py", "tests/test_app.py"), "which files mention TODO? list them sorted",
-     ex("grep -rl 'TODO' . | sed 's|^\\./||' | sort")),
+     ex("grep -rl 'TODO' . | sort")),
     (("src/app.py", "src/util.py"), "show every TODO comment with its file and line number",
-     ex("grep -rn 'TODO' . | sed 's|^\\./||'")),
+     ex("grep -rn 'TODO' .")),
     (("app/main.py", "app/db.py"), "which python files import requests? print the paths sorted",
-     ex("grep -rlE '^(import requests|from requests)' --include='*.py' . | sed 's|^\\./||' | sort")),
+     ex("grep -rlE '^(import requests|from requests)' --include='*.py' . | sort")),
     (("config/settings.ini", "main.py"), "change the port from 8080 to 9090 in config/settings.ini",
      ex("sed -i 's/8080/9090/g' config/settings.ini")),
     (("config.yaml",), "replace every occurrence of localhost with db.internal in config.yaml",
@@ -86,7 +87,7 @@ LIBRARY: tuple[Example, ...] = (
     (("src/auth.py", "src/views.py"), "find hard-coded passwords in src",
      {"steps": [{"op": "grep", "args": {"pattern": "(password|passwd|secret|api_key)\\s*=\\s*['\\\"]", "paths": ["src"], "ignore_case": True}}]}),
     (("app/client.py", "app/server.py"), "find places where TLS certificate verification is disabled",
-     ex("grep -rnE 'verify\\s*=\\s*False|CERT_NONE|check_hostname\\s*=\\s*False' . | sed 's|^\\./||'")),
+     ex("grep -rnE 'verify\\s*=\\s*False|CERT_NONE|check_hostname\\s*=\\s*False' .")),
     (("notes.txt",), "read notes.txt and show the lines that mention a deadline",
      {"steps": [{"op": "read", "args": {"path": "notes.txt"}, "out": "notes"},
                 {"op": "grep", "args": {"pattern": "deadline", "in": {"slot": "notes"}, "ignore_case": True}}]}),
@@ -102,6 +103,89 @@ LIBRARY: tuple[Example, ...] = (
      {"steps": [{"op": "call", "args": {"skill": "find-secrets"}}]}),
     (("src/", "src/app.py"), "does any file contain the string FIXME? answer yes or no",
      ex("if grep -rq 'FIXME' .; then echo yes; else echo no; fi")),
+    # find: by name, type, size, time, permissions; absolute paths stay absolute
+    (("docs/a.txt", "docs/sub/b.txt", "docs/c.md"), "find all .txt files under /workspace/docs",
+     ex("find /workspace/docs -type f -name '*.txt'")),
+    (("src/a.c", "src/b.h", "README"), "find all files in the current directory tree whose names end with .c or .h",
+     ex("find . -type f \\( -name '*.c' -o -name '*.h' \\)")),
+    (("logs/old.log", "logs/new.log"), "find files in /workspace/logs modified in the last 7 days",
+     ex("find /workspace/logs -type f -mtime -7")),
+    (("data/a.bin", "data/b.txt"), "find files bigger than 100 kilobytes in the data directory",
+     ex("find data -type f -size +100k")),
+    (("a.txt", "empty.txt", "dir/"), "find all empty files and directories under /workspace",
+     ex("find /workspace -empty")),
+    (("run.sh", "lib/util.sh", "notes.txt"), "find all executable files in the current directory tree",
+     ex("find . -type f -perm -u+x")),
+    (("a.txt", "b.txt", "secret.key"), "find files with permission 600 in /workspace",
+     ex("find /workspace -type f -perm 600")),
+    (("src/", "src/main.py", "build/"), "list all directories under /workspace/src, including nested ones",
+     ex("find /workspace/src -type d")),
+    (("link", "target.txt"), "find all symbolic links in the current directory tree", ex("find . -type l")),
+    (("a/report.txt", "b/report.txt"), "find every file named report.txt and print its full path",
+     ex("find \"$PWD\" -type f -name report.txt")),
+    (("src/a.py", "src/b.py"), "print the names of the python files without their extension",
+     ex("find . -type f -name '*.py' -exec basename {} .py \\;")),
+    (("data/a.csv", "data/b.csv"), "count the files in /workspace/data and its subdirectories",
+     ex("find /workspace/data -type f | wc -l")),
+    (("logs/a.log", "logs/b.log"), "count the number of lines in each .log file in logs",
+     ex("wc -l logs/*.log")),
+    (("src/a.c", "src/b.c"), "count the total number of lines in all .c files under /workspace/src",
+     ex("find /workspace/src -type f -name '*.c' -exec cat {} + | wc -l")),
+    (("src/a.py", "src/b.py", "lib/c.py"), "search for the string 'import os' in all python files and print the names of the files that contain it",
+     ex("find . -type f -name '*.py' -exec grep -l 'import os' {} +")),
+    (("docs/", "docs/a.md"), "search recursively for the word error, ignoring case, in /workspace/docs and show the matching lines with line numbers",
+     ex("grep -rni 'error' /workspace/docs")),
+    (("app.log",), "print the lines of app.log that do not contain INFO", ex("grep -v 'INFO' app.log")),
+    (("words.txt",), "count the lines in words.txt that contain the whole word cat",
+     ex("grep -cw 'cat' words.txt")),
+    (("a.log", "b.log"), "count the lines containing ERROR in each .log file", ex("grep -c 'ERROR' *.log")),
+    # checksums and sizes
+    (("a.txt", "b.txt"), "calculate the md5 checksum of every .txt file in /workspace",
+     ex("md5sum /workspace/*.txt")),
+    (("src/a", "src/b"), "compute the sha256 sum of each file under src", ex("find src -type f -exec sha256sum {} +")),
+    (("data/", "data/x.bin"), "what is the total size in bytes of the data directory?",
+     ex("du -sb data | cut -f1")),
+    (("a.txt", "b.bin"), "print the size in bytes of each file in the current directory tree",
+     ex("find . -type f -printf '%s %p\\n'")),
+    (("a.txt", "b.txt", "c.bin"), "show the 2 largest files under /workspace with their sizes in bytes",
+     ex("find /workspace -type f -printf '%s %p\\n' | sort -rn | head -n 2")),
+    (("notes.txt",), "how many characters does notes.txt have?", ex("wc -c < notes.txt")),
+    # printing parts of files
+    (("book.txt",), "print lines 10 to 20 of book.txt", ex("sed -n '10,20p' book.txt")),
+    (("book.txt",), "print the 7th line of book.txt", ex("sed -n '7p' book.txt")),
+    (("list.txt",), "print list.txt with line numbers", ex("cat -n list.txt")),
+    (("list.txt",), "print the lines of list.txt in reverse order", ex("tac list.txt")),
+    (("code.py",), "print the lines of code.py longer than 80 characters", ex("awk 'length > 80' code.py")),
+    (("names.txt",), "remove the duplicate lines of names.txt, keeping the first of each, and print the result",
+     ex("awk '!seen[$0]++' names.txt")),
+    (("data.txt",), "print the second field of each line of data.txt (fields separated by spaces)",
+     ex("awk '{print $2}' data.txt")),
+    (("users.txt",), "print the usernames (first field, colon-separated) from users.txt",
+     ex("cut -d: -f1 users.txt")),
+    (("scores.txt",), "sort scores.txt numerically by its second column, highest first",
+     ex("sort -k2,2nr scores.txt")),
+    (("ids.txt",), "join the lines of ids.txt into one line separated by commas", ex("paste -sd, ids.txt")),
+    (("text.txt",), "count how many times each word occurs in text.txt, most frequent first",
+     ex("tr -s '[:space:]' '\\n' < text.txt | grep . | sort | uniq -c | sort -rn")),
+    (("greeting.txt",), "print greeting.txt with hello replaced by goodbye, without changing the file",
+     ex("sed 's/hello/goodbye/g' greeting.txt")),
+    (("a.txt", "b.txt"), "print the lines in a.txt that are not in b.txt", ex("grep -vxFf b.txt a.txt")),
+    (("old.txt", "new.txt"), "show the differences between old.txt and new.txt", ex("diff old.txt new.txt")),
+    # changing files
+    (("tmp/a.tmp", "tmp/b.tmp", "keep.txt"), "delete all .tmp files in the current directory tree",
+     ex("find . -type f -name '*.tmp' -delete")),
+    (("scripts/a.sh", "scripts/b.sh"), "make all shell scripts in scripts executable",
+     ex("chmod +x scripts/*.sh")),
+    (("draft.txt",), "rename draft.txt to final.txt", ex("mv draft.txt final.txt")),
+    (("config.ini",), "make a backup copy of config.ini named config.ini.bak", ex("cp config.ini config.ini.bak")),
+    (("src/", "src/a.py"), "create a gzip-compressed tar archive of the src directory named src.tar.gz",
+     ex("tar -czf src.tar.gz src")),
+    (("backup.tar.gz",), "list the files inside backup.tar.gz", ex("tar -tzf backup.tar.gz")),
+    (("report.txt",), "create the directory archive/2024 and copy report.txt into it",
+     ex("mkdir -p archive/2024 && cp report.txt archive/2024/")),
+    (("main.py",), "add the line '# end' at the end of main.py", ex("echo '# end' >> main.py")),
+    (("main.py",), "insert the line '#!/usr/bin/env python3' at the top of main.py",
+     ex("sed -i '1i #!/usr/bin/env python3' main.py")),
 )
 
 #: Shown in every prompt (the immutable prefix): one of each broad kind.
@@ -116,8 +200,26 @@ def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z0-9_]+", text.lower()) if w not in _STOP and len(w) > 1}
 
 
-def nearest(request: str, count: int = 3) -> list[Example]:
-    """The library examples most like the request (by shared words), least similar first."""
+def _document_frequency() -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for _, request, _ in LIBRARY:
+        for word in _words(request):
+            counts[word] = counts.get(word, 0) + 1
+    return counts
+
+
+_DF = _document_frequency()
+
+
+def _similarity(wanted: set[str], words: set[str]) -> float:
+    """Shared words, each weighted by how rare it is in the library (idf), over the
+    example's length: "executable" says more about a request than "directory"."""
+    shared: float = sum(math.log(1 + len(LIBRARY) / _DF.get(word, 1)) for word in wanted & words)
+    return shared / math.sqrt(len(words))
+
+
+def ranked(request: str) -> list[Example]:
+    """The library examples (fixed ones excluded) that share a word with the request, most like it first."""
     wanted = _words(request)
     scored = []
     for index, example in enumerate(LIBRARY):
@@ -126,9 +228,14 @@ def nearest(request: str, count: int = 3) -> list[Example]:
         words = _words(example[1])
         if not words:
             continue
-        overlap = len(wanted & words) / (len(words) ** 0.5)
-        if overlap > 0:
-            scored.append((overlap, -index, example))
+        score = _similarity(wanted, words)
+        if score > 0:
+            scored.append((score, -index, example))
     scored.sort(reverse=True)
-    # the closest example goes last, right before the request, where it weighs most
-    return [example for _, _, example in reversed(scored[:count])]
+    return [example for _, _, example in scored]
+
+
+def nearest(request: str, count: int = 3, skip: int = 0) -> list[Example]:
+    """The `count` library examples most like the request (after the `skip` nearest), least
+    similar first: the closest goes last, right before the request, where it weighs most."""
+    return list(reversed(ranked(request)[skip: skip + count]))

@@ -162,6 +162,22 @@ class CassetteClient:
 
         return self._play(key, call, what)
 
+    def score(self, chats: list[list[dict[str, str]]], targets: list[str]) -> list[float]:
+        """Recorded log-probabilities of targets given chats (the reviewer's question)."""
+        key = hashlib.sha256(json.dumps({"score": chats, "targets": targets}, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:32]
+        with self._lock:
+            if key in self._tape:
+                return [float(s) for s in self._tape[key]["scores"]]
+            if self.mode != "record":
+                raise ModelError(f"the cassette {self.path.name} has no recording of this scoring (key {key}); re-record it with BABEL_RECORD=1")
+            if getattr(self.inner, "score", None) is None:
+                raise ModelError("the model behind this cassette cannot score texts")
+            scores = [float(s) for s in self.inner.score(chats, targets)]
+            self._tape[key] = {"what": f"score: {targets[0][:100] if targets else ''}", "scores": scores}
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(self._tape, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+            return scores
+
     def close(self) -> None:
         if self.inner is not None:
             self.inner.close()

@@ -20,6 +20,7 @@ from babel.compile import Compilation, ModelLike, WorkspaceFacts, compile_reques
 from babel.decode import Decision, DryRun, decode, has_effects
 from babel.plan import Plan
 from babel.policy import Policy, replace_budgets
+from babel.review import reviewer
 from babel.run import RunResult, StepSandbox, run_plan
 from babel.values import as_text
 
@@ -94,6 +95,7 @@ def compile_and_decode(
     execute_candidates: bool = True,
     progress: Progress | None = None,
     variants: bool = False,
+    review: bool = False,
 ) -> tuple[Compilation, Decision]:
     say = progress or (lambda message: None)
     say("reading the workspace")
@@ -102,10 +104,12 @@ def compile_and_decode(
     if execute_candidates and k > 1:
         say("dry-running the read-only candidates")
     runner = dry_runner(sandbox, policy) if execute_candidates and k > 1 else None
-    decision = decode(compilation, runner)
+    # the reviewer is opt-in: measured, it did not pay for its ~2 s a task (docs/compiler.md)
+    scorer = reviewer(model, request, policy.workspace) if review and k > 1 else None
+    decision = decode(compilation, runner, scorer)
     if decision.plan is None and compilation.candidates:
         compilation = retry_with_diagnostics(compilation, model, k=k, policy=policy, facts=facts, progress=say)
-        decision = decode(compilation, runner)
+        decision = decode(compilation, runner, scorer)
     return compilation, decision
 
 

@@ -26,6 +26,8 @@ DEFAULT_EXEC = (
     "sort", "split", "stat", "tac", "tail", "tee", "test", "touch", "tr", "true", "tsort", "uniq", "wc",
     "xargs", "yes", "sleep", "timeout", "python3", "pwd", "git", "tar", "gzip", "gunzip", "zcat", "unzip", "zip", "xz",
     "bzip2", "sqlite3", "tree", "less", "id", "uname",
+    "chmod", "ln", "cksum", "sum", "sha224sum", "sha384sum", "sha512sum", "b2sum", "nproc", "whoami", "hostname", "df",
+    "ps", "truncate", "shuf", "numfmt", "zgrep", "bzcat", "bunzip2", "xzcat", "unxz", "csplit", "pr", "mktemp", "factor",
 )
 
 #: Tools that only make sense with a network, which no run has unless the policy grants it.

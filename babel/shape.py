@@ -181,3 +181,39 @@ def result_problem(request: str, result: str) -> str | None:
     if any(check.name == "a number" for check in checks) and is_null(result):
         return "it printed zero, which usually means the command looked in the wrong place or for the wrong thing"
     return None
+
+
+# ---- what the request names, checked against a plan's text --------------------------
+
+_NUMBER_IN_REQUEST = re.compile(r"(?<![\w.\-/])(\d+)(?![\w.]*\w)")
+_NUMBER_IN_PLAN = re.compile(r"\d+")
+_CURRENT_DIR = re.compile(r"\b(current|this|working) (directory|folder|dir)\b")
+
+
+def _absolute_paths(request: str, mount: str) -> list[str]:
+    root = mount.rstrip("/") or "/"
+    return [p.rstrip("/.,;:?!'\"") for p in re.findall(rf"(?<![\w/]){re.escape(root)}(?:/[^\s'\",;:?!]*)?", request)]
+
+
+def plan_misses(request: str, plan_text: str, mount: str = "/workspace") -> list[str]:
+    """What a plan leaves out of what the request names, read from the plan's text alone:
+    a number the request gives (10 kilobytes, the last 7 days, lines 3 through 6), a
+    directory it names by absolute path, or the current directory it says. A plan that
+    drops one usually answers a nearby question instead: `-size +100k` for "bigger than
+    10 kilobytes", `find .` for "the largest file in /testbed/media", `find /testbed` for
+    "empty directories in the current directory". Like the answer-shape checks, these
+    only lower a candidate's weight in the vote."""
+    misses = []
+    numbers = {n for n in _NUMBER_IN_REQUEST.findall(request) if len(n) <= 6}
+    in_plan = set(_NUMBER_IN_PLAN.findall(plan_text))
+    lacking = sorted(numbers - in_plan)
+    if lacking:
+        misses.append(f"the number{'s' if len(lacking) > 1 else ''} {', '.join(lacking)} from the request")
+    root = mount.rstrip("/") or "/"
+    for path in _absolute_paths(request, mount):
+        relative = path[len(root):].strip("/") if root != "/" else path.strip("/")
+        if path not in plan_text and not (relative and re.search(rf"(?<![\w.-]){re.escape(relative)}(?![\w-])", plan_text)):
+            misses.append(f"the directory {path}")
+    if _CURRENT_DIR.search(request.lower()) and root != "/" and re.search(rf"(?<![\w/]){re.escape(root)}(?![\w])", plan_text):
+        misses.append("the current directory (it names the absolute path instead)")
+    return misses

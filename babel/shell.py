@@ -48,7 +48,8 @@ def _substitutions(cmd: str) -> tuple[str, list[str]]:
             i += 1
             continue
         if char == "\\" and i + 1 < len(cmd):
-            out.append(cmd[i : i + 2])
+            # an escaped paren (find's grouping) is a word, not a subshell: quote it for the lexer
+            out.append({"(": "ESCAPED_LPAREN", ")": "ESCAPED_RPAREN"}[cmd[i + 1]] if quote is None and cmd[i + 1] in "()" else cmd[i : i + 2])
             i += 2
             continue
         if char in "'\"" and (quote is None or quote == char):

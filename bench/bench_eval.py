@@ -1,6 +1,7 @@
 """Task success and cost on the public suite, for several decoder settings.
 
     python bench/bench_eval.py [--suite bench/suite] [--model NAME] [--configs k1,k3,k5,k5-noexec,k5-norepair]
+                               [--snapshot]
 
 Runs `babel eval --json` once per configuration and prints a markdown table: tasks
 passed, median and total latency per task, completion tokens and model calls per task.
@@ -27,6 +28,7 @@ CONFIGS = {
     "k5-norepair": ["-k", "5", "--no-repair"],
     "k3-norepair": ["-k", "3", "--no-repair"],
     "k5-variants": ["-k", "5", "--variants"],
+    "k5-review": ["-k", "5", "--review"],
 }
 
 
@@ -41,7 +43,8 @@ def main() -> None:
     print("| model | config | passed | same plans without repair | median s/task | total s | completion tokens/task | model calls/task |")
     print("|---|---|---|---|---|---|---|---|")
     for name in args.configs.split(","):
-        out = out_dir / f"{args.model}-{name}.jsonl"
+        suite = Path(args.suite).name
+        out = out_dir / (f"{args.model}-{name}.jsonl" if suite == "suite" else f"{args.model}-{suite}-{name}.jsonl")
         started = time.perf_counter()
         with out.open("w") as handle:
             subprocess.run([sys.executable, "-m", "babel.cli", "eval", args.suite, "--json", "--model", args.model, *CONFIGS[name]],

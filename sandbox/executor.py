@@ -264,6 +264,10 @@ class Executor:
             name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
             why = " (out of memory?)" if code == -9 else ""
             raise StepError("nonzero_exit", f"the command was killed by {name}{why}", value)
+        if code == 1 and out_total > 0:
+            # status 1 with an answer on stdout is how grep -c says "0", diff says "these
+            # differ" and find says "one directory was unreadable": the output is the result
+            return value, False
         if code != 0:
             raise StepError("nonzero_exit", f"exit status {code}" + (f": {first}" if first else ""), value)
         return value, False

@@ -75,3 +75,32 @@ def test_candidates_are_laid_out_greedy_first_and_variants_only_when_asked() -> 
     variant = hinted(messages, "how many lines are in a.txt?")
     assert variant[:-1] == messages[:-1] and variant[-1]["content"].startswith(messages[-1]["content"])
     assert variant[-1]["content"].endswith("The output must be: a number.")
+
+
+def test_every_worked_example_is_a_plan_the_verifier_accepts() -> None:
+    from babel.examples import LIBRARY
+    from babel.plan import plan_from_json
+    from babel.verify import verify
+
+    policy = Policy(write=(".",))
+    for _files, request, plan in LIBRARY:
+        parsed = plan_from_json(plan)
+        assert parsed.plan is not None, request
+        errors = [d for d in verify(parsed.plan, policy) if d.is_error]
+        assert not errors, f"{request}: {errors[0].code}: {errors[0].message}"
+
+
+def test_retrieved_examples_are_shown_at_the_requests_mount_point() -> None:
+    messages = build_messages("find all .txt files under /testbed/notes", WorkspaceFacts(mount="/testbed", files=("notes/a.txt",)),
+                              Policy(workspace="/testbed"))
+    retrieved = "\n".join(m["content"] for m in messages[1 + 2 * 5: -1])
+    assert "find /testbed/docs -type f -name '*.txt'" in retrieved and "/workspace/docs" not in retrieved
+    # the fixed examples, part of the cached prefix, are not rewritten
+    assert messages[1]["content"].startswith("Workspace: /workspace")
+
+
+def test_rare_words_weigh_more_in_choosing_examples() -> None:
+    from babel.examples import nearest
+
+    closest = nearest("find all executable files under the src directory", count=1)[0]
+    assert "executable" in closest[1]

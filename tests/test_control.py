@@ -193,7 +193,9 @@ def test_a_result_without_the_asked_for_shape_repairs_the_final_step_alone(box: 
     assert check["step"] == "s2" and "a number" in check["problem"]
     assert controller.repairs[0]["reason"].startswith("invalid_output") and controller.repairs[0]["outcome"] == "fixed"
     prompt = model.requests[0][-1]["content"]
-    assert "not what the request asks for" in prompt and "Error: disk full" in prompt
+    assert "does not answer it" in prompt and "Error: disk full" in prompt
+    # the earlier attempt comes before the request, which stays last as in every worked example
+    assert prompt.index("A first attempt") < prompt.index("Request: how many lines of app.log contain Error?")
 
 
 def test_when_no_repair_gives_the_asked_for_shape_the_first_result_stands(box: DockerSandbox) -> None:

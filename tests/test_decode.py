@@ -117,10 +117,62 @@ def test_when_no_candidate_is_valid_the_model_is_asked_again_with_the_diagnostic
     # -name sees base names only: a pattern with a directory meant -path
     ("find . -type f -name 'src/*' | sort", "find . -type f -path './src/*' | sed 's|^\\./||' | sort"),
     ("find src -name 'core/*.py'", "find src -path 'src/core/*.py'"),
+    # -exec without its terminator is "missing argument to -exec": it meant \;
+    ("find /testbed/home -type d -exec basename {}", "find /testbed/home -type d -exec basename {} \\;"),
+    ("find src -type f -exec basename {} | sort", "find src -type f -exec basename {} \\; | sort"),
+    ("find src -exec wc -l {} +", "find src -exec wc -l {} +"),
+    ("find src -name x -exec rm {} \\;", "find src -name x -exec rm {} \\;"),
 ])
 def test_output_format_peepholes(cmd: str, polished: str) -> None:
     from babel.compile import polish
     from babel.plan import parse_plan
 
     plan = parse_plan("exec " + json.dumps(cmd)).plan
-    assert plan is not None and polish(plan).steps[0].args["cmd"] == polished
+    assert plan is not None and polish(plan, "how many? list them, as paths relative to the workspace").steps[0].args["cmd"] == polished
+
+
+def test_find_keeps_its_dot_slash_unless_relative_paths_are_asked_for() -> None:
+    from babel.compile import polish
+    from babel.plan import parse_plan
+
+    plan = parse_plan('exec "find . -type f -empty"').plan
+    assert plan is not None
+    assert polish(plan, "find all empty files in the current directory").steps[0].args["cmd"] == "find . -type f -empty"
+    assert polish(plan, "list the empty files relative to the workspace").steps[0].args["cmd"] == "find . -type f -empty | sed 's|^\\./||'"
+
+
+def test_the_reviewer_moves_the_vote_toward_the_plan_that_explains_the_request() -> None:
+    seen: list[list[str]] = []
+
+    def review(plans: list[Plan]) -> list[float]:
+        seen.append([cmd_of(p) for p in plans])
+        return [-30.0 if cmd_of(p) == "find . -type f" else -10.0 for p in plans]
+
+    both = compilation(cand(0, "find . -type f", "greedy"), cand(1, "find . -type f -mtime -7"))
+    assert cmd_of(decode(both).plan) == "find . -type f"  # without the reviewer the greedy plan wins the tie
+    decision = decode(both, review=review)
+    assert cmd_of(decision.plan) == "find . -type f -mtime -7" and len(seen[0]) == 2
+    assert sorted(r for g in decision.groups for r in g.reviews if r is not None) == [-30.0, -10.0]
+    # a reviewer that cannot answer leaves the vote as it was
+    assert cmd_of(decode(both, review=lambda plans: None).plan) == "find . -type f"
+
+
+def test_wc_keeps_its_file_names_unless_only_the_number_is_asked_for() -> None:
+    from babel.compile import polish
+    from babel.plan import parse_plan
+
+    plan = parse_plan('exec "wc -l notes.txt"').plan
+    assert plan is not None
+    assert polish(plan, "count the lines in notes.txt").steps[0].args["cmd"] == "wc -l notes.txt"
+    assert polish(plan, "how many lines does notes.txt have?").steps[0].args["cmd"] == "wc -l < notes.txt"
+    assert polish(plan, "lines in notes.txt, print only the number").steps[0].args["cmd"] == "wc -l < notes.txt"
+
+
+def test_a_question_is_answered_by_a_read_only_plan_even_one_whose_dry_run_failed() -> None:
+    def dry(plan: Plan) -> DryRun | None:
+        return None if "-i" in cmd_of(plan) else DryRun(False, None, "nonzero_exit")
+
+    both = compilation(cand(0, "sed 's/http://https://g' urls.txt", "greedy"), cand(1, "sed 's/http://https://g' urls.txt"),
+                       cand(2, "sed -i 's/http/https/g' urls.txt"))
+    decision = decode(both, dry)  # the request ("req") asks for no change: the failing read-only plan is repaired later
+    assert "-i" not in cmd_of(decision.plan)

@@ -72,3 +72,22 @@ def test_prompt_variants_share_the_prompt_and_decode_their_own_tails(tmp_path: P
     assert both[2].prompt_tokens > both[0].prompt_tokens == both[1].prompt_tokens == after[0].prompt_tokens
     assert all(json.loads(g.text)["steps"] for g in [*both, *alone, *after])
     assert alone[0].prompt_tokens == both[2].prompt_tokens
+
+
+def test_the_reviewer_finds_a_request_likelier_under_the_plan_that_does_it(tmp_path: Path) -> None:
+    from babel.plan import parse_plan
+    from babel.review import review_chat
+
+    engine = BatchedEngine(model_file("qwen2.5-coder-0.5b"), threads=2, cache_dir=tmp_path, stable_messages=STABLE_MESSAGES)
+    plans = [parse_plan(f"exec {json.dumps(cmd)}").plan for cmd in ("find . -type f -mtime -7", "find . -type f")]
+    assert all(plans)
+    request = "find the files modified in the last 7 days"
+    try:
+        right, loose = engine.score([review_chat(p, "/workspace") for p in plans if p], [request, request])
+        again = engine.score([review_chat(plans[0], "/workspace")], [request])  # type: ignore[arg-type]
+        after = engine.generate(_messages("how many lines does notes.txt have?"), n=1, max_tokens=16)  # generation still works
+    finally:
+        engine.close()
+    assert right > loose and right < 0
+    assert again == [right]  # teacher-forced: nothing is sampled
+    assert after[0].completion_tokens > 0

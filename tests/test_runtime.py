@@ -59,6 +59,16 @@ def test_a_failed_step_stops_the_run_with_its_failure_kind(sandbox: object, work
         assert result.steps[0].failure == failure, (text, result.steps[0])
 
 
+def test_a_command_that_exits_1_with_an_answer_succeeds(sandbox: object, workspace: Path) -> None:
+    make_files(workspace, {"a.txt": "x\n", "b.txt": "y\n"})
+    counted = run('exec "grep -c zzz a.txt"', sandbox)
+    assert counted.ok and counted.result is not None and counted.result.strip() == "0"
+    differ = run('exec "diff a.txt b.txt"', sandbox)
+    assert differ.ok and differ.result is not None and "< x" in differ.result
+    # status 1 with nothing printed is still a failure
+    assert run('exec "grep zzz a.txt"', sandbox).steps[0].failure == "nonzero_exit"
+
+
 def test_grep_extract_and_allow_empty(sandbox: object, workspace: Path) -> None:
     make_files(workspace, {"log.txt": "ip 10.0.0.1 ok\nip 10.0.0.2 ok\nnothing\n"})
     result = run(r'grep "ip (\S+)" paths="log.txt" extract=true', sandbox)

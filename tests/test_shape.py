@@ -99,3 +99,31 @@ def test_the_decoder_prefers_answering_a_question_over_changing_files() -> None:
                                candidate(2, 'exec "sort -u names.txt"')))
     decision = decode(compilation, lambda plan: None if has_effects(plan) else DryRun(True, "alice\nbob\n"))  # as the real dry runner
     assert decision.plan is not None and decision.plan.steps[0].args["cmd"] == "sort -u names.txt"
+
+
+@pytest.mark.parametrize(("request_text", "cmd", "mount", "missed"), [
+    ("Find files bigger than 10 kilobytes in /testbed/data", "find /testbed/data -type f -size +100k", "/testbed", ["the number 10"]),
+    ("Find files bigger than 10 kilobytes in /testbed/data", "find /testbed/data -type f -size +10k", "/testbed", []),
+    ("Find files bigger than 10 kilobytes in /testbed/data", "find data -type f -size +10k", "/testbed", []),
+    ("print the name of the largest file in /testbed/media", "find . -type f | sort | head -n 1", "/testbed", ["the directory /testbed/media"]),
+    ("find all .txt files in /testbed", "find . -name '*.txt'", "/testbed", ["the directory /testbed"]),
+    ("list all empty directories in the current directory tree", "find /testbed -type d -empty", "/testbed", ["the current directory"]),
+    ("list all empty directories in the current directory tree", "find . -type d -empty", "/testbed", []),
+    ("how many data rows does reports/q3.csv have?", "tail -n +2 reports/q3.csv | wc -l", "/workspace", []),
+    ("print lines 3 through 6 of notes.txt", "sed -n '3,6p' notes.txt", "/workspace", []),
+])
+def test_a_plan_that_leaves_out_what_the_request_names(request_text: str, cmd: str, mount: str, missed: list[str]) -> None:
+    from babel.shape import plan_misses
+
+    found = plan_misses(request_text, cmd, mount)
+    assert len(found) == len(missed) and all(f.startswith(m) for f, m in zip(found, missed, strict=True))
+
+
+def test_the_vote_prefers_the_plan_that_keeps_the_requests_number() -> None:
+    def candidate(index: int, cmd: str, origin: str) -> Candidate:
+        plan = parse_plan("exec " + json.dumps(cmd)).plan
+        return Candidate(index, origin, cmd, plan, ())
+
+    request = "find files bigger than 10 kilobytes in data"
+    decision = decode(Compilation(request, (candidate(0, "find data -size +100k", "greedy"), candidate(1, "find data -size +10k", "sample #1"))))
+    assert decision.chosen == 1 and decision.misses[0] and not decision.misses[1]

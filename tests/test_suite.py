@@ -22,15 +22,19 @@ def test_the_suite_has_enough_varied_tasks() -> None:
     assert any("files" in task.expect for task in tasks) and any("output_of" in task.expect for task in tasks)
 
 
-def test_every_reference_solution_meets_its_expectations() -> None:
+HOLDOUT = SUITE.parent / "holdout"
+
+
+@pytest.mark.parametrize("suite", [SUITE, HOLDOUT], ids=["public", "holdout"])
+def test_every_reference_solution_meets_its_expectations(suite: Path) -> None:
     spec = importlib.util.spec_from_file_location("check_suite", SUITE / "check_suite.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     import yaml
 
-    references = {raw["id"]: raw["reference"] for file in SUITE.glob("*.yaml") for raw in yaml.safe_load(file.read_text())}
-    failures = [task.id for task in load_suite(SUITE) if not module.check_task(task, references[task.id])[0]]
+    references = {raw["id"]: raw["reference"] for file in suite.glob("*.yaml") for raw in yaml.safe_load(file.read_text())}
+    failures = [task.id for task in load_suite(suite) if not module.check_task(task, references[task.id])[0]]
     assert failures == []
 
 

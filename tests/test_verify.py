@@ -114,6 +114,8 @@ def test_effects_of_steps() -> None:
         ("sort -uo out.txt in.txt", ["sort"], True),
         ("sort -n data.txt", ["sort"], False),
         ("uniq in.txt out.txt", ["uniq"], True),
+        ("find . \\( -name '*.c' -o -name '*.h' \\) -type f", ["find"], False),
+        ("sed 's/\\(a\\)b/\\1/' f", ["sed"], False),
     ],
 )
 def test_the_shell_reader(cmd: str, programs: list[str], writes: bool) -> None:
