@@ -8,8 +8,11 @@ by execution). Plain majority is not enough for a small model (measured: majorit
 5 samples is worse than the greedy answer), so the vote is weighted: the greedy
 candidate counts for more, a plan whose dry run failed or printed nothing counts for
 little, one whose output lacks the shape the request asks for (a number, sorted lines:
-babel.shape) counts for less, and the model's own likelihood breaks ties. The decision
-says how many candidates agreed and why the winner won.
+babel.shape) counts for less, so does one that leaves out what the request names (a
+number it gives, a directory it names: babel.shape.plan_misses), and the model's own
+likelihood breaks ties. An optional reviewer (babel.review) weighs plans by how likely
+the request is given each. The decision says how many candidates agreed and why the
+winner won.
 """
 
 from __future__ import annotations
