@@ -25,7 +25,7 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class Config:
     backend: str = "embedded"  # embedded | endpoint | cassette
-    model: str = "qwen2.5-coder-0.5b"  # an embedded name, or the endpoint's model name
+    model: str = "qwen2.5-coder-1.5b"  # an embedded name, or the endpoint's model name (default: bench/RESULTS.md)
     model_path: str | None = None  # any GGUF file, for the embedded backend
     base_url: str | None = None  # an OpenAI-compatible endpoint (OPENAI_BASE_URL)
     k: int = 3
