@@ -179,13 +179,13 @@ def build_messages(request: str, facts: WorkspaceFacts, policy: Policy, index: s
 
 #: Output-format peephole rules for shell commands: each rewrites an idiom whose output
 #: carries something nobody asked for into the equivalent that prints only the answer.
-#: `wc -l FILE` prints "3 FILE"; `wc -l < FILE` prints "3".
 _PEEPHOLES = (
-    # `wc -l FILE` prints "N FILE"; the answer is N
-    (re.compile(r"(^|\|\s*|;\s*|&&\s*)wc\s+(-[lwcm])\s+([^\s|;&<>'\"]+)\s*$"), r"\1wc \2 < \3"),
     # `find DIR -maxdepth 1 -type d` lists DIR itself too; nobody asking for directories wants "."
     (re.compile(r"\bfind\s+(\S+)\s+-maxdepth\s+1\s+(?!.*-mindepth)"), r"find \1 -mindepth 1 -maxdepth 1 "),
 )
+#: `wc -l FILE` prints "3 FILE"; `wc -l < FILE` prints "3": applied only when the request
+#: asks for the count alone (`_COUNT_ONLY`).
+_WC_COUNT_ONLY = (re.compile(r"(^|\|\s*|;\s*|&&\s*)wc\s+(-[lwcm])\s+([^\s|;&<>'\"]+)\s*$"), r"\1wc \2 < \3")
 
 
 _STRIP_DOT = "sed 's|^\\./||'"
@@ -282,16 +282,17 @@ def polish(plan: Plan, request: str = "") -> Plan:
     """The plan with the peephole rules applied to its exec command lines. The `./` that
     `find .` prints is stripped only when the request asks for relative paths: otherwise
     the tool's own output is the answer (it is what a reference command prints too)."""
+    asked = request.lower()
+    # "count the lines in f.txt" may well want wc's own "3 f.txt"; an unknown request keeps the rule
+    peepholes = _PEEPHOLES if request and not _COUNT_ONLY.search(asked) else (_WC_COUNT_ONLY, *_PEEPHOLES)
     steps = []
     for step in plan.steps:
         cmd = step.args.get("cmd")
         if step.op == "exec" and isinstance(cmd, str):
             cmd = _terminate_exec(_posix_classes(_find_paths(cmd.strip())))
-            if _RELATIVE.search(request.lower()):
+            if _RELATIVE.search(asked):
                 cmd = _strip_dot_slash(cmd)
-            for number, (pattern, replacement) in enumerate(_PEEPHOLES):
-                if number == 0 and request and not _COUNT_ONLY.search(request.lower()):
-                    continue  # "count the lines in f.txt" may well want wc's own "3 f.txt"
+            for pattern, replacement in peepholes:
                 cmd = pattern.sub(replacement, cmd.strip())
             if cmd != step.args["cmd"]:
                 step = replace(step, args={**step.args, "cmd": cmd})

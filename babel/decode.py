@@ -174,7 +174,8 @@ def decode(compilation: Compilation, dry_run: DryRunner | None = None, review: R
     if not wants_edit(compilation.request):
         weights = {c.index: w * (EFFECTS_WEIGHT if c.plan is not None and has_effects(c.plan) else 1.0) for c, w in zip(valid, weights.values(), strict=True)}
     mount = compilation.facts.mount if compilation.facts is not None else "/workspace"
-    misses = {c.index: plan_misses(compilation.request, plan_text(c.plan), mount) for c in valid if c.plan is not None}
+    commands = {c.index: plan_text(c.plan) for c in valid if c.plan is not None}
+    misses = {i: plan_misses(compilation.request, text, mount) for i, text in commands.items()}
     weights = {i: w * MISSES_WEIGHT ** min(len(misses.get(i, ())), 2) for i, w in weights.items()}
     ballots = [([[weights[c.index] * factors.get(key, 1.0) for c in by_plan[key]] for key in plan_keys], outcomes.get(plan_keys[0]))
                for plan_keys in groups.values()]
@@ -197,7 +198,7 @@ def decode(compilation: Compilation, dry_run: DryRunner | None = None, review: R
             reason += f"; its output is {' and '.join(shapes)}, as the request asks"
     return Decision(chosen.plan, chosen.index, tuple(scored), len(valid), len(candidates), reason, (), outcomes,
                     {i: round(w, 4) for i, w in weights.items()},
-                    {c.index: plan_text(c.plan) for c in valid if c.plan is not None}, misses)
+                    commands, misses)
 
 
 def _reason(winner: Group, groups: list[Group], valid: int, total: int, executed: bool) -> str:

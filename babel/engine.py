@@ -143,7 +143,10 @@ class BatchedEngine:
         return str(formatter(messages=messages).prompt)  # type: ignore[arg-type]
 
     # ---- the KV cache -----------------------------------------------------------
-    def _decode(self, tokens: list[int], start: int, seqs: int | list[int], want_last: bool) -> None:
+    def _decode(self, tokens: list[int], start: int, seqs: int | list[int], want_last: bool, logits_from: int | None = None) -> None:
+        """Decode tokens at positions start.. into sequences `seqs`, in batches of 512. The
+        logits kept are the last token's (`want_last`) and, within a call of at most 512
+        tokens, those of every position from `logits_from` on (batch index = offset)."""
         L = self.L
         ids = list(range(seqs)) if isinstance(seqs, int) else seqs
         for offset in range(0, len(tokens), 512):
@@ -156,7 +159,8 @@ class BatchedEngine:
                 self.batch.n_seq_id[j] = len(ids)
                 for m, s in enumerate(ids):
                     self.batch.seq_id[j][m] = s
-                self.batch.logits[j] = 1 if (want_last and offset + i == len(tokens) - 1) else 0
+                last = want_last and offset + i == len(tokens) - 1
+                self.batch.logits[j] = 1 if last or (logits_from is not None and start + offset + i >= logits_from) else 0
                 self.batch.n_tokens += 1
             if L.llama_decode(self.ctx, self.batch) != 0:
                 raise EngineError("llama_decode failed (the context is full?)")
@@ -424,25 +428,16 @@ class BatchedEngine:
                 tokens = prompt + self.tokenize(target)
                 total = 0.0
                 for offset in range(0, len(tokens), 512):
-                    self.batch.n_tokens = 0
-                    wanted: list[tuple[int, int]] = []  # (batch index, the token its logits predict)
-                    for pos in range(offset, min(offset + 512, len(tokens))):
-                        j = self.batch.n_tokens
-                        self.batch.token[j] = tokens[pos]
-                        self.batch.pos[j] = pos
-                        self.batch.n_seq_id[j] = 1
-                        self.batch.seq_id[j][0] = 0
-                        want = len(prompt) - 1 <= pos < len(tokens) - 1
-                        self.batch.logits[j] = 1 if want else 0
-                        if want:
-                            wanted.append((j, tokens[pos + 1]))
-                        self.batch.n_tokens += 1
-                    if L.llama_decode(self.ctx, self.batch) != 0:
-                        raise EngineError("llama_decode failed (the context is full?)")
-                    for j, token in wanted:
+                    chunk = tokens[offset:offset + 512]
+                    # the logits at position p predict the token at p + 1: from the prompt's last token on
+                    self._decode(chunk, offset, [0], want_last=False, logits_from=len(prompt) - 1)
+                    for j in range(len(chunk)):
+                        pos = offset + j
+                        if not len(prompt) - 1 <= pos < len(tokens) - 1:
+                            continue
                         logits = np.ctypeslib.as_array(L.llama_get_logits_ith(self.ctx, j), shape=(self.n_vocab,))
                         peak = float(logits.max())
-                        total += float(logits[token]) - peak - math.log(float(np.exp(logits - peak).sum()))
+                        total += float(logits[tokens[pos + 1]]) - peak - math.log(float(np.exp(logits - peak).sum()))
                 L.llama_memory_seq_rm(self.mem, 0, -1, -1)
                 scores.append(round(total, 4))
             return scores
