@@ -22,7 +22,7 @@ import typer
 from babel import __version__
 from babel.diagnostics import errors
 from babel.plan import ParseResult, Plan, parse_plan, to_json, to_text
-from babel.policy import Policy, PolicyError, load_policy, replace_budgets
+from babel.policy import Policy, PolicyError, load_policy, replace_budgets, validate_policy
 from babel.render import show_diagnostics, show_plan, show_policy, show_step_event, show_trace, stderr_console
 from babel.run import RunResult, new_run_id, rejected, run_plan
 from babel.trace import TraceStore, read_events
@@ -108,6 +108,9 @@ def make_policy(
         policy = dataclasses.replace(policy, workspace=workspace)
     if timeout is not None:
         policy = replace_budgets(policy, step_timeout=timeout)
+    problems = validate_policy(policy)
+    if problems:  # --allow-write /etc, --allow-exec ./x, --timeout -5: said before anything runs
+        fail("the policy cannot be used: " + "; ".join(problems))
     return policy
 
 
@@ -207,6 +210,12 @@ def run_traced(plan: Plan, root: Path, policy: Policy, as_json: bool, meta: dict
         elif kind == "commit":
             changed = event["written"] + ["-" + d for d in event["deleted"]]
             console.print(f"[dim]committed: {', '.join(changed) or 'no changes'}[/dim]")
+        elif kind == "commit_refused":
+            console.print("[red]commit refused[/red]: nothing was changed in the workspace")
+            for problem in event.get("problems") or ():
+                console.print(f"  {escape_markup(str(problem))}")
+        elif kind == "recovered":
+            console.print(f"[yellow]recovered[/yellow] an interrupted commit: {escape_markup(str(event.get('detail')))}")
         elif kind == "discard":
             console.print("[dim]the run did not complete: the workspace is unchanged[/dim]")
 
@@ -227,6 +236,8 @@ def run_traced(plan: Plan, root: Path, policy: Policy, as_json: bool, meta: dict
 def print_result(result: RunResult) -> None:
     status = "[green]ok[/green]" if result.ok else "[red]failed[/red]"
     console.print(f"{status} in {result.duration_ms:.0f} ms  [dim](babel logs {result.run_id})[/dim]")
+    if result.error:
+        console.print(f"[red]{escape_markup(result.error)}[/red]")
     if result.ok and result.result:
         sys.stdout.write(result.result if result.result.endswith("\n") else result.result + "\n")
 

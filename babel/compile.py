@@ -182,6 +182,9 @@ def build_messages(request: str, facts: WorkspaceFacts, policy: Policy, index: s
 _PEEPHOLES = (
     # `find DIR -maxdepth 1 -type d` lists DIR itself too; nobody asking for directories wants "."
     (re.compile(r"\bfind\s+(\S+)\s+-maxdepth\s+1\s+(?!.*-mindepth)"), r"find \1 -mindepth 1 -maxdepth 1 "),
+    # `LC_ALL=C sort`: the verifier refuses every VAR= prefix, and the sandbox already runs
+    # each command with LC_ALL=C.UTF-8, which orders and matches bytes as C does
+    (re.compile(r"(^|[|;&(]\s*)(?:LC_ALL|LANG|LC_COLLATE|LC_CTYPE)=C(?:\.UTF-8)?\s+(?=[a-z])"), r"\1"),
 )
 #: `wc -l FILE` prints "3 FILE"; `wc -l < FILE` prints "3": applied only when the request
 #: asks for the count alone (`_COUNT_ONLY`).
@@ -306,11 +309,12 @@ def parse_candidate(index: int, origin: str, text: str, policy: Policy, logprob:
     """A model output as a candidate: parsed and verified; never raises."""
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, RecursionError, ValueError) as error:
         # a text-form plan is accepted too; anything else is reported, not raised
         parsed = parse_plan(text)
         if parsed.plan is None:
-            diag = Diagnostic("E_MODEL_OUTPUT", f"the model's output is not a plan: {error.msg} at line {error.lineno} column {error.colno}")
+            where = f"{error.msg} at line {error.lineno} column {error.colno}" if isinstance(error, json.JSONDecodeError) else str(error)[:200]
+            diag = Diagnostic("E_MODEL_OUTPUT", f"the model's output is not a plan: {where}")
             return Candidate(index, origin, text, None, (diag,), logprob, tokens)
     else:
         parsed = plan_from_json(data)

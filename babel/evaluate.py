@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from babel.run import HARNESS_RULES, exec_request
+
 EXPECT_KEYS = ("output", "output_of", "contains", "files")
 TASK_KEYS = {"id", "request", "setup", "workspace", "expect", "tags", "reference", "notes"}
 
@@ -223,7 +225,7 @@ def iter_summary(results: list[TaskResult]) -> Iterator[str]:
 
 # ---- running one task -------------------------------------------------------------
 
-SandboxFactory = Callable[[Path, str, bool], Any]  # (workspace, mount point, writable) -> started sandbox (context manager)
+SandboxFactory = Callable[..., Any]  # (workspace, mount point, writable, scratch=False) -> started sandbox (context manager)
 PlanExecutor = Callable[..., Any]  # (plan, sandbox, policy, request, facts) -> RunResult, e.g. the control loop around run_plan
 
 
@@ -231,7 +233,7 @@ def _exec(box: Any, cmd: str, timeout: float = 60.0, output_counts: bool = False
     """Run a script in the task's sandbox: (ok, stdout, stderr). With `output_counts`, a
     script that printed something is ok whatever its exit status (a reference command's
     output is the expected result: `diff` shows differences and exits 1)."""
-    response = box.call({"op": "exec", "args": {"cmd": cmd, "argv": None, "stdin": None}, "timeout": timeout, "max_output": 4_000_000})
+    response = box.call(exec_request(cmd, HARNESS_RULES, timeout, 4_000_000))
     value = response.get("value") if isinstance(response.get("value"), dict) else {}
     stdout = str(value.get("stdout", ""))
     ok = response.get("status") == "ok" or (output_counts and response.get("failure") == "nonzero_exit" and bool(stdout.strip()))
@@ -273,7 +275,7 @@ def make_runner(
         fixture = Fixture.create()
         reference: Fixture | None = None
         try:
-            with sandbox_factory(fixture.path, task.workspace, True) as box:
+            with sandbox_factory(fixture.path, task.workspace, True, scratch=True) as box:  # the fixture keeps what setup made
                 ok, _, err = _exec(box, task.setup or "true")
             if not ok:
                 return TaskResult(task.id, False, None, None, f"setup failed: {err.strip()[:200]}", time.perf_counter() - started)

@@ -21,8 +21,11 @@ from babel.decode import Decision, DryRun, decode, has_effects
 from babel.plan import Plan
 from babel.policy import Policy, replace_budgets
 from babel.review import reviewer
-from babel.run import RunResult, StepSandbox, run_plan
+from babel.run import RunResult, StepSandbox, exec_request, run_plan
+from babel.sandbox import SandboxError
+from babel.trace import state_dir
 from babel.values import as_text
+from babel.workspace import Change, CommitRefused, WorkspaceError, apply_changes, recover_commits
 
 Progress = Callable[[str], None]
 
@@ -35,12 +38,13 @@ FACTS_CMD = (
     "-o -type f -print 2>/dev/null | wc -l"
 )
 HEAD_SUFFIXES = (".csv", ".tsv", ".psv")
+#: what those listings may do, by the kernel's rules: read the workspace, run these
+FACTS_RULES = {"read": ["."], "write": [], "exec": ["find", "sed", "sort", "head", "wc"]}
 
 
 def gather_facts(sandbox: StepSandbox, policy: Policy, limit: int = 60, heads: int = 3) -> WorkspaceFacts:
     """The bounded listing (and the first lines of a few small tables) the compiler is shown."""
-    response = sandbox.call({"op": "exec", "args": {"cmd": FACTS_CMD.format(limit=limit), "argv": None, "stdin": None},
-                             "timeout": 20.0, "max_output": 200_000})
+    response = sandbox.call(exec_request(FACTS_CMD.format(limit=limit), FACTS_RULES, 20.0, 200_000))
     value = response.get("value") or {}
     text = as_text(value.get("stdout") if isinstance(value, dict) else value)
     listing, _, count = text.partition("#count")
@@ -51,8 +55,7 @@ def gather_facts(sandbox: StepSandbox, policy: Policy, limit: int = 60, heads: i
         total = len(files)
     head_pairs: list[tuple[str, str]] = []
     for path in [f for f in files if f.lower().endswith(HEAD_SUFFIXES)][:heads]:
-        head = sandbox.call({"op": "exec", "args": {"cmd": f"head -c 400 {shlex.quote(path)} | head -n 3", "argv": None, "stdin": None},
-                             "timeout": 10.0, "max_output": 2000})
+        head = sandbox.call(exec_request(f"head -c 400 {shlex.quote(path)} | head -n 3", FACTS_RULES, 10.0, 2000))
         head_value = head.get("value")
         head_text = as_text(head_value.get("stdout") if isinstance(head_value, dict) else head_value).strip()
         if head.get("status") == "ok" and head_text:
@@ -130,25 +133,51 @@ def execute_plan(
     readonly_box: StepSandbox | None = None,
 ) -> RunResult:
     """Run a chosen plan safely: read-only plans over a read-only mount; plans with
-    effects over a staged copy that is committed to `root` only if the run completes."""
-    from babel.workspace import Staging, sandbox_user
-
+    effects over a staged copy in the sandbox, whose changes are read back as data,
+    checked against the write roots and applied to `root` all or nothing, only if
+    every step completed."""
     emit = on_event or (lambda event: None)
     if not has_effects(plan):
         if readonly_box is not None:
             return run_plan(plan, readonly_box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure, check_result=check_result)
         with sandbox_factory(root, False) as box:
             return run_plan(plan, box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure, check_result=check_result)
-    uid, gid = sandbox_user(root)
-    staging = Staging.create(root, uid, gid)
-    try:
-        with sandbox_factory(staging.path, True) as box:
-            result = run_plan(plan, box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure, check_result=check_result)
-        if result.ok:
-            changes = staging.commit(result.run_id)
-            emit({"event": "commit", "run_id": result.run_id, "written": list(changes.written), "deleted": list(changes.deleted)})
-        else:
-            emit({"event": "discard", "run_id": result.run_id, "reason": "the run did not complete; the workspace is unchanged"})
-        return result
-    finally:
-        staging.discard()
+    journal = state_dir() / "commits"
+    for line in recover_commits(journal):  # a commit that a killed run left half-done is finished or undone first
+        emit({"event": "recovered", "detail": line})
+    with sandbox_factory(root, True) as box:
+
+        def commit(run: str, sink: Callable[[dict[str, Any]], None]) -> str | None:
+            try:
+                changes, skipped = box.change_set()
+                refused = unstaged_changes(changes, skipped)
+                if refused:
+                    raise CommitRefused(refused)
+                applied = apply_changes(root, changes, policy.write, journal, run)
+            except CommitRefused as error:
+                sink({"event": "commit_refused", "run_id": run, "problems": list(error.problems)})
+                return f"the run's changes were refused, and nothing was committed: {'; '.join(error.problems[:5])}"
+            except (SandboxError, WorkspaceError) as error:
+                sink({"event": "commit_refused", "run_id": run, "problems": [str(error)]})
+                return f"nothing was committed: {error}"
+            sink({"event": "commit", "run_id": run, "written": list(applied.written), "deleted": list(applied.deleted)})
+            return None
+
+        result = run_plan(plan, box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure, check_result=check_result,
+                          finish=commit)
+    if not result.ok and result.error is None:  # (a refused commit has said so itself)
+        emit({"event": "discard", "run_id": result.run_id, "reason": "the run did not complete; the workspace is unchanged"})
+    return result
+
+
+def unstaged_changes(changes: list[Change], skipped: tuple[tuple[str, str], ...]) -> list[str]:
+    """Changes at (or beneath) a path that staging left out: FIFOs, sockets, unreadable
+    files, .git. The run never saw what is there, so it may not replace it."""
+    problems = []
+    for change in changes:
+        for path, why in skipped:
+            if change.path == path or change.path.startswith(path.rstrip("/") + "/"):
+                problems.append(f"{change.path}: Babel never changes version-control files" if why == "version control" else
+                                f"{change.path}: the run may not change it ({path} was not staged: {why})")
+                break
+    return problems

@@ -146,7 +146,30 @@ def plan_from_json(data: Any) -> ParseResult:
                 out=raw.get("out"),
             )
         )
+    problems = _unencodable(steps)
+    if problems:
+        return ParseResult(None, problems, "json")
     return ParseResult(Plan(tuple(steps), data.get("result")), [], "json")
+
+
+def _strings(value: Value) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _unencodable(steps: list[Step]) -> list[Diagnostic]:
+    """Operands holding lone surrogates (a \\udc80 escape): no file name or command can be
+    made of them, so they are reported here, where the step is known."""
+    out = []
+    for step in steps:
+        for name, value in step.args.items():
+            if any(_surrogate(text) is not None for text in _strings(value)):
+                out.append(Diagnostic("E_ENCODING", f"{name}= holds a character that is not valid Unicode text (a lone surrogate escape)",
+                                      step=step.id, line=step.line, column=step.column))
+    return out
 
 
 def to_json(plan: Plan) -> dict[str, Any]:
@@ -281,8 +304,9 @@ def plan_from_text(text: str) -> ParseResult:
         raw_steps = _ToPlan(text + "\n").transform(tree).children
     except UnexpectedInput as error:
         return ParseResult(None, [_syntax_diagnostic(error, text)], "text")
-    except VisitError as error:  # pragma: no cover - a transformer bug, reported not raised
-        return ParseResult(None, [Diagnostic("E_SYNTAX", str(error.orig_exc))], "text")
+    except VisitError as error:  # e.g. an integer of more digits than Python converts; reported, not raised
+        line = getattr(getattr(error.obj, "meta", None), "line", None)
+        return ParseResult(None, [Diagnostic("E_SYNTAX", f"cannot read a value: {error.orig_exc}", line=line)], "text")
     isa = load_isa()
     steps: list[Step] = []
     result: str | None = None
@@ -315,6 +339,7 @@ def plan_from_text(text: str) -> ParseResult:
                 diagnostics.append(Diagnostic("E_ARG_DUPLICATE", f"operand {name!r} is given twice", step=step_id, **where))
             args[name] = value
         steps.append(Step(step_id, raw["op"], args, raw["out"], **where))
+    diagnostics += _unencodable(steps)
     if diagnostics:
         return ParseResult(None, diagnostics, "text")
     return ParseResult(Plan(tuple(steps), result), [], "text")
@@ -361,23 +386,78 @@ def to_text(plan: Plan) -> str:
 # ---- either form -----------------------------------------------------------------
 
 
+#: How deeply brackets may nest in a plan: values are at most lists of strings and slots,
+#: so anything deeper is a mistake, and parsing it would recurse without bound.
+MAX_NESTING = 32
+
+
+def _where(text: str, index: int) -> tuple[int, int]:
+    """Line and column (1-based) of a character index."""
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+_BRACKETS_JSON = re.compile(r'"(?:[^"\\\n]|\\.)*"?|[\[\]{}]')
+_BRACKETS_TEXT = re.compile(r'"(?:[^"\\\n]|\\.)*"?|\'[^\'\n]*\'?|#[^\n]*|[\[\]{}]')
+
+
+def _too_deep(text: str, json_form: bool, limit: int = MAX_NESTING) -> int | None:
+    """The index of the first bracket nested deeper than `limit` (strings and comments skipped), if any."""
+    depth = 0
+    for match in (_BRACKETS_JSON if json_form else _BRACKETS_TEXT).finditer(text):
+        char = match.group(0)
+        if char in "[{":
+            depth += 1
+            if depth > limit:
+                return match.start()
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+    return None
+
+
+def _surrogate(text: str) -> int | None:
+    """The index of the first lone surrogate (text decoded with errors="surrogateescape", or a \\ud800 escape)."""
+    match = re.search("[\ud800-\udfff]", text)
+    return match.start() if match else None
+
+
 def parse_plan(source: str | bytes) -> ParseResult:
     """A plan from either form; JSON when the first non-blank character is `{` or `[`."""
     if isinstance(source, bytes):
+        raw = source
         try:
-            source = source.decode("utf-8")
+            source = raw.decode("utf-8")
         except UnicodeDecodeError as error:
-            return ParseResult(None, [Diagnostic("E_ENCODING", f"the plan is not UTF-8 text (byte {error.start})")], "text")
+            line = raw.count(b"\n", 0, error.start) + 1
+            column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+            return ParseResult(None, [Diagnostic("E_ENCODING", f"the plan is not UTF-8 text (byte {error.start})", line=line, column=column)], "text")
+    form = "json" if source.lstrip()[:1] in ("{", "[") else "text"
     if "\x00" in source:
-        return ParseResult(None, [Diagnostic("E_ENCODING", "the plan contains a NUL byte: is it a binary file?")], "text")
-    stripped = source.lstrip()
-    if stripped[:1] in ("{", "["):
-        try:
-            data = json.loads(source)
-        except json.JSONDecodeError as error:
-            return ParseResult(None, [Diagnostic("E_JSON", f"malformed JSON: {error.msg}", line=error.lineno, column=error.colno)], "json")
-        return plan_from_json(data)
-    return plan_from_text(source)
+        line, column = _where(source, source.index("\x00"))
+        return ParseResult(None, [Diagnostic("E_ENCODING", "the plan contains a NUL byte: is it a binary file?", line=line, column=column)], form)
+    if (bad := _surrogate(source)) is not None:
+        line, column = _where(source, bad)
+        return ParseResult(None, [Diagnostic("E_ENCODING", "the plan holds bytes that are not UTF-8 text", line=line, column=column)], form)
+    if (deep := _too_deep(source, form == "json")) is not None:
+        line, column = _where(source, deep)
+        return ParseResult(None, [Diagnostic("E_SYNTAX" if form == "text" else "E_JSON", f"brackets nest more than {MAX_NESTING} deep here",
+                                             line=line, column=column)], form)
+    try:
+        if form == "json":
+            return _parse_json(source)
+        return plan_from_text(source)
+    except RecursionError:  # a nesting the check above missed: still a diagnostic
+        return ParseResult(None, [Diagnostic("E_SYNTAX" if form == "text" else "E_JSON", "the plan nests too deeply to be read")], form)
+
+
+def _parse_json(source: str) -> ParseResult:
+    try:
+        data = json.loads(source)
+    except json.JSONDecodeError as error:
+        return ParseResult(None, [Diagnostic("E_JSON", f"malformed JSON: {error.msg}", line=error.lineno, column=error.colno)], "json")
+    except ValueError as error:  # e.g. an integer of more digits than Python converts
+        return ParseResult(None, [Diagnostic("E_JSON", f"malformed JSON: {error}")], "json")
+    return plan_from_json(data)
 
 
 # ---- canonical form --------------------------------------------------------------

@@ -10,6 +10,7 @@ globs: a root can be mounted, so what the policy says is what the kernel enforce
 from __future__ import annotations
 
 import json
+import math
 import posixpath
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -18,6 +19,10 @@ from typing import Any
 #: Tools a plan may run unless the policy says otherwise: a POSIX text tool set. Tools
 #: that write (sed -i, mv, rm, tee, ...) are listed too: in a read-only workspace the
 #: kernel refuses their writes, and where writes are granted they are what the user asked.
+#: Tools that can start other programs (env, xargs, timeout, find -exec, git, python3)
+#: start only programs on the step's allow-list: the kernel rules say so, and babel.shell
+#: refuses the options that would hide which. No pager: plans have no terminal, and a
+#: pager can run commands.
 DEFAULT_EXEC = (
     "awk", "base64", "basename", "bc", "cat", "cmp", "column", "comm", "cp", "cut", "date", "diff",
     "dirname", "du", "echo", "env", "expand", "expr", "false", "file", "find", "fmt", "fold", "gawk", "grep",
@@ -25,7 +30,7 @@ DEFAULT_EXEC = (
     "printf", "readlink", "realpath", "rev", "rg", "rm", "rmdir", "sed", "seq", "sha1sum", "sha256sum",
     "sort", "split", "stat", "tac", "tail", "tee", "test", "touch", "tr", "true", "tsort", "uniq", "wc",
     "xargs", "yes", "sleep", "timeout", "python3", "pwd", "git", "tar", "gzip", "gunzip", "zcat", "unzip", "zip", "xz",
-    "bzip2", "sqlite3", "tree", "less", "id", "uname",
+    "bzip2", "sqlite3", "tree", "id", "uname",
     "chmod", "ln", "cksum", "sum", "sha224sum", "sha384sum", "sha512sum", "b2sum", "nproc", "whoami", "hostname", "df",
     "ps", "truncate", "shuf", "numfmt", "zgrep", "bzcat", "bunzip2", "xzcat", "unxz", "csplit", "pr", "mktemp", "factor",
 )
@@ -73,14 +78,14 @@ def load_policy(path: Path, base: Policy | None = None) -> Policy:
     base = base or Policy()
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError, ValueError) as error:
         raise PolicyError(f"{path}: cannot read the policy: {error}") from None
     if raw is None:
         return base
     if not isinstance(raw, dict):
         raise PolicyError(f"{path}: a policy is a mapping of keys (read, write, exec, network, workspace, budgets)")
     known = {"read", "write", "exec", "network", "workspace", "budgets"}
-    unknown = sorted(set(raw) - known)
+    unknown = sorted(str(key) for key in set(raw) - known)
     if unknown:
         raise PolicyError(f"{path}: unknown key {unknown[0]!r}; known keys: {', '.join(sorted(known))}")
     values: dict[str, Any] = {}
@@ -103,7 +108,78 @@ def load_policy(path: Path, base: Policy | None = None) -> Policy:
         if not isinstance(budgets, dict) or set(budgets) - names:
             raise PolicyError(f"{path}: 'budgets' takes {', '.join(sorted(names))}")
         values["budgets"] = replace(base.budgets, **budgets)
-    return replace(base, **values)
+    policy = replace(base, **values)
+    problems = validate_policy(policy)
+    if problems:
+        raise PolicyError(f"{path}: " + "; ".join(problems))
+    return policy
+
+
+#: Each budget: (a whole number?, the least value, whether the least value is allowed).
+_BUDGET_RULES: dict[str, tuple[bool, float, bool]] = {
+    "steps": (True, 1, True),
+    "step_timeout": (False, 0, False),
+    "run_timeout": (False, 0, False),
+    "output_bytes": (True, 1, True),
+    "trace_output_bytes": (True, 0, True),
+}
+
+
+def validate_policy(policy: Policy) -> list[str]:
+    """What is wrong with a policy, one message per problem, each naming its key (empty
+    when it is usable). For policies from files and from flags (`--allow-write /etc`)."""
+    problems: list[str] = []
+    for key in ("read", "write"):
+        roots = getattr(policy, key)
+        if not isinstance(roots, tuple | list):
+            problems.append(f"{key!r} must be a list of workspace paths")
+            continue
+        problems += [f"{key!r} root {root!r}: {why}" for root in roots if (why := _root_problem(root))]
+    if not isinstance(policy.exec, tuple | list):
+        problems.append("'exec' must be a list of program names")
+    else:
+        problems += [f"'exec' entry {name!r}: {why}" for name in policy.exec if (why := _program_problem(name))]
+    if not isinstance(policy.network, bool):
+        problems.append("'network' must be true or false")
+    if not isinstance(policy.workspace, str) or not policy.workspace.startswith("/") or "\x00" in policy.workspace:
+        problems.append("'workspace' must be an absolute path such as /workspace")
+    for name, (whole, least, inclusive) in _BUDGET_RULES.items():
+        value = getattr(policy.budgets, name)
+        if (why := _budget_problem(value, whole, least, inclusive)) is not None:
+            problems.append(f"'budgets.{name}' {why}, not {value!r}")
+    return problems
+
+
+def _root_problem(root: object) -> str | None:
+    if not isinstance(root, str):
+        return "a root is a path (a string)"
+    if root.strip() == "" or "\x00" in root:
+        return "a root must be a non-empty path without NUL bytes"
+    if root.startswith(("/", "~")):
+        return "roots are relative to the workspace (use '.' for all of it); an absolute path is not"
+    if ".." in root.split("/"):
+        return "a root must stay inside the workspace: no '..'"
+    return None
+
+
+def _program_problem(name: object) -> str | None:
+    if not isinstance(name, str) or name == "":
+        return "a program is named by a non-empty string"
+    if "/" in name:
+        return "the allow-list holds program names, not paths (the sandbox finds programs by name)"
+    if "\x00" in name or any(c.isspace() for c in name):
+        return "a program name holds no whitespace or NUL bytes"
+    return None
+
+
+def _budget_problem(value: object, whole: bool, least: float, inclusive: bool) -> str | None:
+    bound = f">= {least:g}" if inclusive else f"> {least:g}"
+    kind = "a whole number" if whole else "a number"
+    if isinstance(value, bool) or not isinstance(value, int | float) or (whole and not isinstance(value, int)):
+        return f"must be {kind} {bound}"
+    if not math.isfinite(value) or value < least or (value == least and not inclusive):
+        return f"must be {kind} {bound}"
+    return None
 
 
 # ---- paths ------------------------------------------------------------------------

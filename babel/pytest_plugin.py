@@ -47,10 +47,11 @@ class Trace:
 
 
 def run_traced_plan(source: str, root: Path, policy: Any = None) -> Trace:
+    from babel.pipeline import execute_plan
     from babel.plan import parse_plan
     from babel.policy import Policy
-    from babel.run import rejected, run_plan
-    from babel.sandbox import DockerSandbox
+    from babel.run import rejected
+    from babel.sandbox import started
     from babel.verify import verify
 
     policy = policy or Policy()
@@ -60,8 +61,8 @@ def run_traced_plan(source: str, root: Path, policy: Any = None) -> Trace:
     if problems or parsed.plan is None:
         rejected(parsed.plan, problems, on_event=events.append)
         return Trace(events)
-    with DockerSandbox(Path(root), mount_at=policy.workspace, writable=bool(policy.write)) as box:
-        run_plan(parsed.plan, box, policy, on_event=events.append)
+    # as `babel run` does: writes land on a staged copy, committed to root only if the run completes
+    execute_plan(parsed.plan, Path(root), policy, lambda path, writable: started(path, policy.workspace, writable), on_event=events.append)
     return Trace(events)
 
 

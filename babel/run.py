@@ -70,6 +70,7 @@ class RunResult:
     # What the run would have given without the failure hook: None if the hook was never
     # called, else (completed?, result). For measuring repair on the same plan.
     unrepaired: tuple[bool, str | None] | None = None
+    error: str | None = None  # why a run whose steps all completed still failed (its commit was refused)
 
     @property
     def ok(self) -> bool:
@@ -113,6 +114,22 @@ def _path(policy: Policy, raw: Any, access: str) -> str:
     return verdict.relative
 
 
+def kernel_rules(policy: Policy) -> dict[str, list[str]]:
+    """The part of a policy that the sandbox's kernel enforces for a command (Landlock):
+    the roots it may read and write, and the programs it may execute."""
+    return {"read": list(policy.read), "write": list(policy.write), "exec": [p for p in policy.exec if p != "*"]}
+
+
+#: rules for the host's own commands (an eval task's fixture and reference answer, a skill
+#: example's setup): every program of the image, the whole workspace. Never a plan's.
+HARNESS_RULES = {"read": ["."], "write": ["."], "exec": ["*"]}
+
+
+def exec_request(cmd: str, rules: dict[str, list[str]], timeout: float, max_output: int) -> dict[str, Any]:
+    """An executor request that runs one shell command under the given kernel rules."""
+    return {"op": "exec", "args": {"cmd": cmd, "argv": None, "stdin": None, "rules": rules}, "timeout": timeout, "max_output": max_output}
+
+
 def build_request(step: Step, slots: dict[str, Any], policy: Policy, env: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """The executor request for a step, or None when the host performs it (write to a slot).
 
@@ -121,16 +138,17 @@ def build_request(step: Step, slots: dict[str, Any], policy: Policy, env: dict[s
     args = {name: _resolve(value, slots) for name, value in step.args.items()}
     limits = {"timeout": float(policy.budgets.step_timeout), "max_output": policy.budgets.output_bytes}
     if step.op == "read":
-        return {"op": "read", "args": {"path": _path(policy, args["path"], "read"), "encoding": args.get("encoding", "utf-8")}, **limits}
+        return {"op": "read", "args": {"path": _path(policy, args["path"], "read"), "encoding": args.get("encoding", "utf-8"),
+                                       "roots": list(policy.read)}, **limits}
     if step.op == "write":
         if "path" not in args:
             return None
         return {"op": "write", "args": {"path": _path(policy, args["path"], "write"), "content": as_text(args["value"]),
-                                        "append": bool(args.get("append", False))}, **limits}
+                                        "append": bool(args.get("append", False)), "roots": list(policy.write)}, **limits}
     if step.op == "grep":
         flags = {key: bool(args.get(key, False)) for key in ("ignore_case", "fixed", "invert")}
         # extraction happens on the host, so the executor must not fail an empty result on its own
-        grep_args: dict[str, Any] = {"pattern": as_text(args["pattern"]), **flags, "allow_empty": True}
+        grep_args: dict[str, Any] = {"pattern": as_text(args["pattern"]), **flags, "allow_empty": True, "roots": list(policy.read)}
         if "in" in args:
             grep_args["input"] = as_lines(args["in"])
         else:
@@ -144,7 +162,8 @@ def build_request(step: Step, slots: dict[str, Any], policy: Policy, env: dict[s
         exec_args: dict[str, Any] = {"cmd": as_text(args["cmd"]) if "cmd" in args else None,
                                      "argv": as_lines(args["argv"]) if "argv" in args else None,
                                      "stdin": as_text(args["stdin"]) if "stdin" in args else None,
-                                     "env": {name: as_text(value).rstrip("\n") for name, value in env.items()}}
+                                     "env": {name: as_text(value).rstrip("\n") for name, value in env.items()},
+                                     "rules": kernel_rules(policy)}
         return {"op": "exec", "args": exec_args, **limits}
     raise StepFailure("invalid_output", f"the runtime cannot run opcode {step.op!r}")
 
@@ -217,6 +236,8 @@ def run_step(step: Step, slots: dict[str, Any], policy: Policy, sandbox: StepSan
             value = response.get("value")
             if step.op == "exec" and isinstance(value, dict):
                 detail = {"exit_code": value.get("exit_code"), "stderr": as_text(value.get("stderr"))[-2000:]}
+                if value.get("background_killed"):
+                    detail["background"] = f"{value['background_killed']} process(es) the command left running were stopped when it ended"
                 value = value.get("stdout", "")
             if response.get("status") != "ok":
                 failure = response.get("failure") or "sandbox_error"
@@ -250,6 +271,10 @@ FailureHook = Callable[[Plan, int, StepResult, dict[str, Any], EventSink], "Plan
 #: (babel.shape.result_problem), or None.
 ResultCheck = Callable[[str], "str | None"]
 
+#: Called when every step completed, before the run ends: (run id, event sink) -> None, or
+#: why the run fails after all. The pipeline's commit of a staged copy is one.
+Finish = Callable[[str, EventSink], "str | None"]
+
 
 def run_plan(
     plan: Plan,
@@ -262,6 +287,7 @@ def run_plan(
     on_failure: FailureHook | None = None,
     inputs: dict[str, Any] | None = None,
     check_result: ResultCheck | None = None,
+    finish: Finish | None = None,
 ) -> RunResult:
     """Run the plan's steps in order, stopping at the first failure the hook does not repair.
 
@@ -333,6 +359,9 @@ def run_plan(
                     plan = patched
                     index -= 1
     status = "ok" if plan.steps and index == len(plan.steps) else "failed"
+    error = finish(run_id, emit) if status == "ok" and finish is not None else None
+    if error is not None:
+        status = "failed"
     result_text = None
     if status == "ok":
         value = slots.get(plan.result) if plan.result else slots.get(f"#{plan.steps[-1].id}")
@@ -341,8 +370,8 @@ def run_plan(
     skipped = [s.id for s in plan.steps[index + 1:]] if status != "ok" else []
     emit({"event": "run_end", "run_id": run_id, "status": status, "result": result_text,
           "steps_ok": sum(r.ok for r in results), "steps_failed": sum(not r.ok for r in results),
-          "skipped": skipped, "duration_ms": duration})
-    return RunResult(run_id, status, tuple(results), result_text, (), duration, slots, plan, unrepaired=unrepaired)
+          "skipped": skipped, "duration_ms": duration, **({"error": error} if error else {})})
+    return RunResult(run_id, status, tuple(results), result_text, (), duration, slots, plan, unrepaired=unrepaired, error=error)
 
 
 def rejected(plan: Plan | None, diagnostics: list[Diagnostic], *, on_event: EventSink | None = None,

@@ -13,9 +13,11 @@ one long-lived process in it, so a step costs a line of JSON each way instead of
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import socket
 import struct
@@ -25,9 +27,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from babel.resources import data_dir
+
+if TYPE_CHECKING:
+    from babel.workspace import Change
 
 Progress = Callable[[str], None]
 IMAGE = "babel-sandbox"
@@ -39,13 +44,34 @@ class SandboxError(Exception):
     """The sandbox cannot be used; the message says why and what to do."""
 
 
+SOURCE = "/babel/source"  # where a run that writes sees the real workspace, read-only; its steps cannot
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) <= 0:
+        raise SandboxError(f"{name}={raw!r} is not a positive whole number")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class SandboxLimits:
     pids: int = 128
-    memory: str = "512m"
+    memory_mb: int = 512
     cpus: float = 1.0
     tmp_size: str = "64m"
     lifetime_s: int = 3600  # the container's own deadline, in case its owner is killed
+    stage_mb: int = 512  # a run that writes works on a tmpfs copy of at most this size...
+    stage_files: int = 100_000  # ...and this many files and directories
+    file_mb: int = 512  # no file a command writes may pass this size (RLIMIT_FSIZE)
+
+    @classmethod
+    def from_env(cls) -> SandboxLimits:
+        """The defaults, with BABEL_STAGE_MB and BABEL_STAGE_FILES where they are set."""
+        stage_mb = _env_int("BABEL_STAGE_MB", cls.stage_mb)
+        return cls(stage_mb=stage_mb, stage_files=_env_int("BABEL_STAGE_FILES", cls.stage_files), file_mb=min(cls.file_mb, stage_mb))
 
 
 @dataclass(frozen=True)
@@ -87,11 +113,15 @@ def _hash(*parts: bytes) -> str:
     return digest.hexdigest()[:16]
 
 
+#: the files of sandbox/ that the final image holds (the executor and its kernel rules)
+IMAGE_FILES = ("Dockerfile", "executor.py", "landlock.py")
+
+
 def image_tags() -> tuple[str, str]:
     """(base tag, final tag): each a hash of what it is built from, so a change rebuilds only it."""
     box = data_dir("sandbox")
     base = f"{BASE_IMAGE}:{_hash((box / 'build-rootfs.sh').read_bytes())}"
-    final = f"{IMAGE}:{_hash(base.encode(), (box / 'executor.py').read_bytes(), (box / 'Dockerfile').read_bytes())}"
+    final = f"{IMAGE}:{_hash(base.encode(), *((box / name).read_bytes() for name in IMAGE_FILES))}"
     return base, final
 
 
@@ -117,8 +147,8 @@ def build_image(force: bool = False, progress: Progress | None = None) -> str:
     say(f"building {final} (the executor on top of {base})")
     box = data_dir("sandbox")
     with tempfile.TemporaryDirectory(prefix="babel-image-") as context:
-        shutil.copy(box / "Dockerfile", Path(context) / "Dockerfile")
-        shutil.copy(box / "executor.py", Path(context) / "executor.py")
+        for name in IMAGE_FILES:
+            shutil.copy(box / name, Path(context) / name)
         try:
             client.images.build(path=context, tag=final, buildargs={"BASE": base}, pull=False, rm=True, forcerm=True)
         except Exception as error:  # docker's BuildError / APIError: say what failed
@@ -191,8 +221,9 @@ class DockerSandbox:
 
     workspace: Path
     mount_at: str = "/workspace"
-    writable: bool = False
-    limits: SandboxLimits = field(default_factory=SandboxLimits)
+    writable: bool = False  # True: the steps work on a bounded tmpfs copy, read back by change_set()
+    scratch: bool = False  # True: the directory itself is mounted writable (Babel's own temporary fixtures only, never a user's)
+    limits: SandboxLimits = field(default_factory=SandboxLimits.from_env)
     progress: Progress | None = None
     _container: Any = None
     _sock: Any = None
@@ -200,6 +231,8 @@ class DockerSandbox:
     _stderr: bytes = b""
     _dead: str | None = None
     user: str = ""
+    landlock: int = 0  # the kernel's Landlock ABI, as the executor found it
+    skipped: tuple[tuple[str, str], ...] = ()  # what staging left out (FIFOs, sockets, .git...), and why
 
     def __enter__(self) -> DockerSandbox:
         if self._container is None:
@@ -219,29 +252,33 @@ class DockerSandbox:
         reap_orphans(client)
         image = ensure_image(self.progress)
         st = workspace.stat()
-        uid, gid = st.st_uid, st.st_gid
-        if uid == 0:
-            if self.writable:
-                raise SandboxError(
-                    f"the workspace {workspace} is owned by root, and the sandbox never runs as root: "
-                    "chown it to a normal user, or let babel stage a copy (babel do / babel run do this for runs that write)")
-            uid, gid = 65534, 65534
+        uid, gid = (st.st_uid, st.st_gid) if st.st_uid != 0 else (65534, 65534)  # never root
         self.user = f"{uid}:{gid}"
+        limits = self.limits
+        memory = limits.memory_mb + (limits.stage_mb if self.writable and not self.scratch else 0)  # a tmpfs's pages count as the container's memory
+        tmpfs = {"/tmp": f"rw,noexec,nosuid,nodev,size={limits.tmp_size}"}
+        if self.scratch:
+            mounts = [Mount(target=self.mount_at, source=str(workspace), type="bind", read_only=False)]
+            command = ["python3", "-u", "/opt/babel/executor.py", self.mount_at]
+        elif self.writable:
+            tmpfs[self.mount_at] = (f"rw,noexec,nosuid,nodev,size={limits.stage_mb}m,nr_inodes={limits.stage_files + 64},"
+                                    f"uid={uid},gid={gid},mode=0755")
+            mounts = [Mount(target=SOURCE, source=str(workspace), type="bind", read_only=True)]
+            command = ["python3", "-u", "/opt/babel/executor.py", self.mount_at, SOURCE]
+        else:
+            mounts = [Mount(target=self.mount_at, source=str(workspace), type="bind", read_only=True)]
+            command = ["python3", "-u", "/opt/babel/executor.py", self.mount_at]
         profile = _profile()
-        profile.update(
-            pids_limit=self.limits.pids, mem_limit=self.limits.memory, memswap_limit=self.limits.memory,
-            nano_cpus=int(self.limits.cpus * 1e9), tmpfs={"/tmp": f"rw,noexec,nosuid,nodev,size={self.limits.tmp_size}"},
-        )
+        profile.update(pids_limit=limits.pids, mem_limit=f"{memory}m", memswap_limit=f"{memory}m", nano_cpus=int(limits.cpus * 1e9), tmpfs=tmpfs)
         try:
             self._container = client.containers.run(
-                image, command=["sleep", str(self.limits.lifetime_s)], detach=True, user=self.user, working_dir=self.mount_at,
-                mounts=[Mount(target=self.mount_at, source=str(workspace), type="bind", read_only=not self.writable)],
-                labels={LABEL: "1", "babel.owner": f"{socket.gethostname()}:{os.getpid()}"}, hostname="sandbox",
+                image, command=["sleep", str(limits.lifetime_s)], detach=True, user=self.user, working_dir="/",
+                mounts=mounts, labels={LABEL: "1", "babel.owner": f"{socket.gethostname()}:{os.getpid()}"}, hostname="sandbox",
                 **profile,
             )
             exec_id = client.api.exec_create(
-                self._container.id, ["python3", "-u", "/opt/babel/executor.py", self.mount_at], stdin=True, stdout=True,
-                stderr=True, user=self.user, workdir=self.mount_at, environment={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+                self._container.id, command, stdin=True, stdout=True,
+                stderr=True, user=self.user, workdir="/", environment={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
             )["Id"]
             sock = client.api.exec_start(exec_id, socket=True)
         except Exception as error:
@@ -254,6 +291,17 @@ class DockerSandbox:
             message = response.get("message")
             self.close()
             raise SandboxError(f"the sandbox's executor does not answer: {message}")
+        self.landlock = int((response.get("value") or {}).get("landlock") or 0)
+        if self.landlock < 1:
+            self.close()
+            raise SandboxError("this kernel has no Landlock (or it is disabled), which Babel's sandbox needs to enforce the exec "
+                               "allow-list and the read and write roots; Babel refuses to run with weaker guarantees (docs/sandbox.md)")
+        if self.writable and not self.scratch:
+            staged = self.call({"op": "stage", "args": {"max_bytes": limits.stage_mb << 20, "max_files": limits.stage_files}, "timeout": 600})
+            if staged.get("status") != "ok":
+                self.close()
+                raise SandboxError(f"cannot stage a copy of {workspace} for a run that writes: {staged.get('message')}")
+            self.skipped = tuple((str(p), str(why)) for p, why in (staged.get("value") or {}).get("skipped") or ())
 
     # ---- the wire ---------------------------------------------------------------
     def _read_line(self, deadline: float) -> bytes | None:
@@ -291,8 +339,9 @@ class DockerSandbox:
         if self._sock is None:
             return {"status": "failed", "failure": "sandbox_error", "message": "the sandbox is not started", "value": None}
         timeout = float(request.get("timeout") or 30.0)
+        ident = secrets.token_hex(8)
         try:
-            self._sock.sendall((json.dumps(request, ensure_ascii=False) + "\n").encode("utf-8"))
+            self._sock.sendall((json.dumps({**request, "id": ident}, ensure_ascii=True) + "\n").encode("ascii"))
             line = self._read_line(time.monotonic() + timeout + 5.0)
         except TimeoutError:
             # the executor enforces timeouts itself; if it did not answer, it is wedged: end the container
@@ -307,9 +356,44 @@ class DockerSandbox:
             return {"status": "failed", "failure": "sandbox_error", "message": self._dead, "value": None}
         try:
             response: dict[str, Any] = json.loads(line)
-        except json.JSONDecodeError:
-            return {"status": "failed", "failure": "sandbox_error", "message": "the executor answered with something that is not JSON", "value": None}
+        except (json.JSONDecodeError, RecursionError, UnicodeDecodeError):
+            response = {}
+        if not isinstance(response, dict) or response.get("id") != ident:
+            # only the executor holds the channel; anything else on it means it cannot be trusted
+            self._dead = "the sandbox's channel carried a reply that is not the executor's answer; the sandbox was stopped"
+            self._kill()
+            return {"status": "failed", "failure": "sandbox_error", "message": self._dead, "value": None}
         return response
+
+    def change_set(self) -> tuple[list[Change], tuple[tuple[str, str], ...]]:
+        """What the run changed in its staged copy, read back as data (the host never opens
+        the copy): changes with their bytes, and what staging left out. Raises SandboxError."""
+        from babel.workspace import Change
+
+        answer = self.call({"op": "changes", "args": {}, "timeout": 600})
+        if answer.get("status") != "ok":
+            raise SandboxError(str(answer.get("message") or "the staged copy's changes cannot be read"))
+        value = answer.get("value") or {}
+        changes: list[Change] = []
+        for raw in value.get("changes") or ():
+            kind, path = str(raw.get("kind")), str(raw.get("path"))
+            size, mode = int(raw.get("size") or 0), int(raw.get("mode") or 0o644)
+            extents: list[tuple[int, bytes]] = []
+            for offset, length in raw.get("extents") or ():
+                position = int(offset)
+                while position < int(offset) + int(length):
+                    part = self.call({"op": "fetch", "args": {"path": path, "offset": position, "length": int(offset) + int(length) - position},
+                                      "timeout": 120})
+                    if part.get("status") != "ok":
+                        raise SandboxError(f"cannot read {path} back from the staged copy: {part.get('message')}")
+                    data = base64.b64decode(str(part.get("value") or ""))
+                    if not data:
+                        break
+                    extents.append((position, data))
+                    position += len(data)
+            changes.append(Change(path=path, kind=kind, mode=mode, size=size, extents=tuple(extents), target=str(raw.get("target") or "")))
+        skipped = tuple((str(p), str(why)) for p, why in value.get("skipped") or ())
+        return changes, skipped
 
     def _kill(self) -> None:
         try:
@@ -347,8 +431,14 @@ def doctor() -> list[BackendStatus]:
                 os.chmod(tmp, 0o755)
                 try:
                     with DockerSandbox(Path(tmp)) as box:
-                        ok = box.call({"op": "exec", "args": {"cmd": "echo ok"}, "timeout": 10}).get("status") == "ok"
-                    detail += "; a test run works" if ok else "; a test run FAILED"
+                        probe = {"cmd": "echo ok; id -u", "rules": {"read": ["."], "write": [], "exec": []}}
+                        answer = box.call({"op": "exec", "args": probe, "timeout": 10})
+                        # `id` is not on the probe's list: the kernel must refuse to run it
+                        raw = answer.get("value")
+                        value: dict[str, Any] = raw if isinstance(raw, dict) else {}
+                        ok = answer.get("status") != "ok" and str(value.get("stdout", "")).startswith("ok") and "Permission denied" in str(value.get("stderr"))
+                        detail += f"; Landlock ABI {box.landlock} enforces the step rules"
+                    detail += "; a test run works" if ok else "; a test run FAILED (the kernel did not refuse a program off the list)"
                     statuses.append(BackendStatus("docker", ok, detail))
                 except SandboxError as error:
                     statuses.append(BackendStatus("docker", False, f"{detail}; a test run failed: {error}"))
@@ -362,8 +452,9 @@ def doctor() -> list[BackendStatus]:
     return statuses
 
 
-def started(workspace: Path, mount_at: str = "/workspace", writable: bool = False) -> DockerSandbox:
-    """A started sandbox over `workspace` (close it, or use it as a context manager)."""
-    box = DockerSandbox(Path(workspace), mount_at=mount_at, writable=writable)
+def started(workspace: Path, mount_at: str = "/workspace", writable: bool = False, scratch: bool = False) -> DockerSandbox:
+    """A started sandbox over `workspace` (close it, or use it as a context manager): read-only,
+    or `writable` over a staged copy, or (`scratch`, for Babel's own temporary fixtures) writable in place."""
+    box = DockerSandbox(Path(workspace), mount_at=mount_at, writable=writable or scratch, scratch=scratch)
     box.start()
     return box

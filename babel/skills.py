@@ -346,7 +346,7 @@ def run_examples(skill: Skill, sandbox_factory: Any) -> list[ExampleResult]:
     `sandbox_factory(path, mount_at, writable)` returns a started sandbox (a context manager).
     """
     from babel.evaluate import Fixture, Task, check
-    from babel.run import run_plan
+    from babel.run import HARNESS_RULES, exec_request, run_plan
 
     results = []
     for index, example in enumerate(skill.examples, 1):
@@ -354,7 +354,7 @@ def run_examples(skill: Skill, sandbox_factory: Any) -> list[ExampleResult]:
         fixture = Fixture.create()
         try:
             with sandbox_factory(fixture.path, "/workspace", True) as box:
-                setup = box.call({"op": "exec", "args": {"cmd": example.get("setup") or "true"}, "timeout": 60, "max_output": 100_000})
+                setup = box.call(exec_request(example.get("setup") or "true", HARNESS_RULES, 60, 100_000))
                 if setup.get("status") != "ok":
                     results.append(ExampleResult(name, False, f"setup failed: {setup.get('message')}", None))
                     continue

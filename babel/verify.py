@@ -12,13 +12,15 @@ only then becomes known. It never raises on bad input.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from babel.diagnostics import Diagnostic
 from babel.isa import ISA, Opcode, Operand, load_isa
 from babel.plan import Plan, SlotRef, Step, Value
 from babel.policy import NETWORK_TOOLS, Policy, resolve
-from babel.shell import CommandLine, quote_argv, read_command_line
+from babel.shell import CommandLine, read_argv, read_command_line
 
 #: Which slot types each operand type accepts (text is the universal rendering).
 ACCEPTS: dict[str, set[str]] = {
@@ -51,7 +53,20 @@ def verify(plan: Plan, policy: Policy | None = None, inputs: dict[str, str] | No
     try:
         return _verify(plan, policy, load_isa(), dict(inputs or {}))
     except Exception as error:  # a verifier bug must still not become a traceback
-        return [Diagnostic("E_INTERNAL", f"the verifier failed on this plan: {error!r}; please report it")]
+        return [Diagnostic("E_INTERNAL_CHECK", f"the verifier failed on this plan ({_failure(error)}); please report it")]
+
+
+def _failure(error: Exception) -> str:
+    text = f"{type(error).__name__}: {error}"
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _guarded(step: Step, check: Callable[[], list[Diagnostic]]) -> list[Diagnostic]:
+    """One step's checks; a failure in them is that step's diagnostic, and the other steps are still checked."""
+    try:
+        return check()
+    except Exception as error:  # a verifier bug: refuse the step, say so, never raise
+        return [_diag(step, "E_INTERNAL_CHECK", f"the verifier could not check this step ({_failure(error)}); please report it")]
 
 
 def _diag(step: Step, code: str, message: str, severity: str = "error") -> Diagnostic:
@@ -90,7 +105,7 @@ def _verify(plan: Plan, policy: Policy, isa: ISA, inputs: dict[str, str]) -> lis
                     why = "no step writes it"
                 out.append(_diag(step, "E_SLOT_UNDEFINED", f"{operand}= reads ${ref.name} before it is written ({why})"))
         if opcode is not None and opcode.implemented:
-            out += _check_operands(step, opcode, slot_types, policy)
+            out += _guarded(step, partial(_check_operands, step, opcode, slot_types, policy))
         if step.out:
             if step.out in written_by and step.out not in inputs:
                 out.append(_diag(step, "W_SLOT_REDEFINED", f"${step.out} was already written by step {written_by[step.out]}; this replaces it", "warning"))
@@ -253,9 +268,9 @@ def exec_programs(step: Step) -> CommandLine:
     if isinstance(cmd, str):
         return read_command_line(cmd)
     if isinstance(argv, list) and argv and isinstance(argv[0], str):
-        line = read_command_line(quote_argv([a if isinstance(a, str) else "ARG" for a in argv]))
-        # argv runs without a shell: only the program itself is started, and no redirection
-        return CommandLine(programs=[argv[0].rsplit("/", 1)[-1]], writes=line.program_writes, program_writes=line.program_writes)
+        # argv runs without a shell: no redirections, but the program and any it wraps are read
+        # as in a command line; a slot in argv is an argument only known at run time
+        return read_argv([a if isinstance(a, str) else None for a in argv])
     # a command only known at run time is treated as writing
     return CommandLine(writes=True, program_writes=True)
 
@@ -284,6 +299,13 @@ def _check_exec(step: Step, policy: Policy) -> list[Diagnostic]:
 
 def step_facts(step: Step) -> StepFacts:
     """Whether a step has effects (writes or runs something that writes), for confirmation and dry runs."""
+    try:
+        return _step_facts(step)
+    except Exception:  # a step the verifier cannot judge is treated as having effects
+        return StepFacts(effects=True, permission=None)
+
+
+def _step_facts(step: Step) -> StepFacts:
     isa = load_isa()
     opcode = isa.opcodes.get(step.op)
     if opcode is None:
@@ -291,14 +313,15 @@ def step_facts(step: Step) -> StepFacts:
     given = set(step.args)
     if opcode.name == "exec":
         line = exec_programs(step)
-        return StepFacts(effects=line.writes, permission="exec", programs=tuple(line.programs), writes=tuple(line.redirect_targets))
+        # what the reader cannot read may write
+        return StepFacts(effects=line.writes or bool(line.problems), permission="exec", programs=tuple(line.programs), writes=tuple(line.redirect_targets))
     if opcode.variadic:
         from babel.skills import builtin_registry
 
         skill = builtin_registry().skills.get(str(step.args.get("skill")))
         if skill is None:
             return StepFacts(effects=True, permission="skill")
-        inner = [step_facts(s) for s in skill.plan.steps]
+        inner = [_step_facts(s) for s in skill.plan.steps]
         return StepFacts(effects=any(f.effects for f in inner) or bool(skill.permissions.get("write")), permission="skill",
                          programs=tuple(p for f in inner for p in f.programs))
     path = step.args.get("path")

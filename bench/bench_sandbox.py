@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from babel.plan import parse_plan  # noqa: E402
 from babel.policy import Policy  # noqa: E402
-from babel.run import run_plan  # noqa: E402
+from babel.run import kernel_rules, run_plan  # noqa: E402
 from babel.sandbox import DockerSandbox, ensure_image  # noqa: E402
 
 
@@ -63,8 +63,10 @@ def main() -> None:
         plain_wc = timed(lambda: subprocess.run(["sh", "-c", "wc -l < small.txt"], cwd=root, capture_output=True), args.n)
         plain_read = timed(lambda: (root / "small.txt").read_text(), args.n)
         with DockerSandbox(root) as box:
-            box_cat = timed(lambda: box.call({"op": "exec", "args": {"argv": ["cat", "small.txt"]}, "timeout": 10}), args.n)
-            box_wc = timed(lambda: box.call({"op": "exec", "args": {"cmd": "wc -l < small.txt"}, "timeout": 10}), args.n)
+            # each command under the kernel's rules for the default policy (Landlock), as plans run
+            rules = kernel_rules(Policy())
+            box_cat = timed(lambda: box.call({"op": "exec", "args": {"argv": ["cat", "small.txt"], "rules": rules}, "timeout": 10}), args.n)
+            box_wc = timed(lambda: box.call({"op": "exec", "args": {"cmd": "wc -l < small.txt", "rules": rules}, "timeout": 10}), args.n)
             box_read = timed(lambda: box.call({"op": "read", "args": {"path": "small.txt"}, "timeout": 10}), args.n)
             container = box._container
             exec_run = timed(lambda: container.exec_run(["cat", "small.txt"], user=box.user), min(args.n, 50))
@@ -79,6 +81,13 @@ def main() -> None:
                 pass
             starts.append((time.perf_counter() - started) * 1000)
         rows.append(row("sandbox start + stop (one per run)", starts))
+        staged = []
+        for _ in range(10):
+            started = time.perf_counter()
+            with DockerSandbox(root, writable=True) as box:
+                box.change_set()
+            staged.append((time.perf_counter() - started) * 1000)
+        rows.append(row("writable sandbox: start, stage, read changes, stop", staged))
         plan = parse_plan("\n".join(
             f's{i}: v{i} = exec "wc -l < small.txt"' if i % 4 == 1 else
             f's{i}: v{i} = read "small.txt"' if i % 4 == 2 else

@@ -51,6 +51,10 @@ def test_a_good_plan_is_valid() -> None:
         ('exec "curl https://example.com"', "E_NETWORK_DENIED"),
         ('x = read "cmd.txt"\nexec $x', "E_EXEC_DYNAMIC"),
         ('exec "ls" timeout=3600', "E_BUDGET_TIME"),
+        ('exec "echo x#; nmap"', "E_EXEC_NOT_ALLOWED"),
+        ('exec "/usr/bin/id"', "E_EXEC_UNCHECKABLE"),
+        ('exec "env -i ls"', "E_EXEC_UNCHECKABLE"),
+        ('exec argv=["sort", "--compress-program=id", "f"]', "E_EXEC_UNCHECKABLE"),
     ],
 )
 def test_each_problem_has_its_code(source: str, code: str) -> None:
@@ -116,6 +120,9 @@ def test_effects_of_steps() -> None:
         ("uniq in.txt out.txt", ["uniq"], True),
         ("find . \\( -name '*.c' -o -name '*.h' \\) -type f", ["find"], False),
         ("sed 's/\\(a\\)b/\\1/' f", ["sed"], False),
+        ("echo x#; id", ["id"], False),
+        ("tar -tzf a.tgz", ["tar", "gzip"], False),
+        ("xargs -I {} cp {} dst", ["xargs", "cp"], True),
     ],
 )
 def test_the_shell_reader(cmd: str, programs: list[str], writes: bool) -> None:
