@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Callable
 from enum import IntEnum
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -25,6 +26,7 @@ from babel.plan import ParseResult, Plan, parse_plan, to_json, to_text
 from babel.policy import Policy, PolicyError, load_policy, replace_budgets, validate_policy
 from babel.render import show_diagnostics, show_plan, show_policy, show_step_event, show_trace, stderr_console
 from babel.run import RunResult, new_run_id, rejected, run_plan
+from babel.skills import builtin_registry
 from babel.trace import TraceStore, read_events
 from babel.verify import verify
 
@@ -52,11 +54,6 @@ app = typer.Typer(
 sandbox_app = typer.Typer(help="Build and inspect the sandbox image.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
 
-
-def _add_skills() -> None:
-    from babel.skills_cli import skill_app
-
-    app.add_typer(skill_app, name="skill")
 
 console = stderr_console()
 
@@ -155,7 +152,7 @@ def verify_cmd(
     """Check a plan statically: syntax, operands, data flow, types, permissions, budgets."""
     parsed, source = load_plan(plan_path)
     policy = make_policy(policy_file, allow_write, allow_exec, workspace)
-    diagnostics = parsed.diagnostics if parsed.plan is None else verify(parsed.plan, policy)
+    diagnostics = parsed.diagnostics if parsed.plan is None else verify(parsed.plan, policy, skills=builtin_registry().skills)
     if as_json:
         print(json.dumps({"valid": not errors(diagnostics), "diagnostics": [d.to_json() for d in diagnostics]}, indent=2))
     else:
@@ -260,7 +257,7 @@ def run_cmd(
     policy = make_policy(policy_file, allow_write, allow_exec, workspace, timeout)
     root = check_root(root)
     store = TraceStore()
-    diagnostics = parsed.diagnostics if parsed.plan is None else verify(parsed.plan, policy)
+    diagnostics = parsed.diagnostics if parsed.plan is None else verify(parsed.plan, policy, skills=builtin_registry().skills)
     if errors(diagnostics):
         run_id = new_run_id()
         writer = store.writer(run_id)
@@ -278,9 +275,10 @@ def run_cmd(
         show_policy(console, policy)
     controller = None
     if repair:
+        from babel.compile import ModelRepairs
         from babel.control import Controller, RepairMemory
 
-        controller = Controller(open_model(model, root)[1], policy, memory=RepairMemory())
+        controller = Controller(ModelRepairs(open_model(model, root)[1], policy), policy, memory=RepairMemory())
     result = run_traced(plan, root, policy, as_json, {"source": source}, controller)
     if not as_json:
         print_result(result)
@@ -377,7 +375,9 @@ def open_model(model: str | None, root: Path | None, k: int | None = None) -> tu
         flags["k"] = k
     try:
         config = load_config(flags, root)
-        client = make_client(config, progress=lambda msg: console.print(f"[dim]{msg}[/dim]"))
+        from babel.compile import STABLE_MESSAGES
+
+        client = make_client(config, progress=lambda msg: console.print(f"[dim]{msg}[/dim]"), stable_messages=STABLE_MESSAGES)
     except (ConfigError, ModelError) as error:
         fail(str(error), Exit.MODEL_ERROR)
     return config, client
@@ -398,7 +398,7 @@ def show_vote(decision: Any, compilation: Any) -> None:
 def confirm_effects(plan: Plan, yes: bool) -> None:
     from babel.decode import has_effects
 
-    if not has_effects(plan) or yes:
+    if not has_effects(plan, builtin_registry().skills) or yes:
         return
     if not sys.stdin.isatty():
         fail("this plan writes to the workspace or runs commands with effects; re-run with -y to allow it (no terminal to ask on)", Exit.NOT_CONFIRMED)
@@ -471,8 +471,10 @@ def do_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Compile a request into plans, choose one by vote, show it, and run it in the sandbox."""
+    from babel.compile import ModelRepairs
     from babel.control import Controller, RepairMemory
     from babel.pipeline import compile_and_decode
+    from babel.shape import result_problem
 
     root = check_root(root)
     policy = make_policy(None, [] if read_only else ["."], allow_exec, workspace)
@@ -499,8 +501,8 @@ def do_cmd(
         confirm_effects(plan, yes)
         controller = None
         if repair:
-            controller = Controller(client, policy, request=request, facts=compilation.facts,
-                                    memory=RepairMemory(),
+            controller = Controller(ModelRepairs(client, policy, request, compilation.facts), policy, request=request,
+                                    check=partial(result_problem, request), memory=RepairMemory(),
                                     ask_user=(lambda q: typer.confirm(q, default=False, err=True)) if sys.stdin.isatty() else None)
         meta = {"request": request, "vote": decision.summary(),
                 "tokens": {"prompt": compilation.prompt_tokens, "completion": compilation.completion_tokens}}
@@ -528,9 +530,11 @@ def eval_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Measure task success on a suite; prints one line per task and `N passed, N failed`."""
+    from babel.compile import ModelRepairs
     from babel.control import Controller
     from babel.evaluate import SuiteError, iter_summary, load_suite, make_runner, run_suite
     from babel.sandbox import SandboxError, started
+    from babel.shape import result_problem
 
     try:
         tasks = load_suite(suite)
@@ -541,7 +545,8 @@ def eval_cmd(
     config, client = open_model(model, None, k)
 
     def executor(plan: Plan, box: Any, policy: Policy, request: str, facts: Any) -> RunResult:
-        controller = Controller(client, policy, request=request, facts=facts, memory=None) if repair else None
+        controller = (Controller(ModelRepairs(client, policy, request, facts), policy, request=request, check=partial(result_problem, request),
+                                 memory=None) if repair else None)
         result = run_plan(plan, box, policy, on_failure=controller, check_result=controller.check_result if controller else None)
         if controller is not None:
             controller.settle_all(result.ok)
@@ -705,7 +710,128 @@ def doctor_cmd(as_json: bool = JsonOpt) -> None:
     raise typer.Exit(int(Exit.OK if any(s.ok for s in statuses) else Exit.NO_SANDBOX))
 
 
-_add_skills()
+
+
+# ---- babel skill ------------------------------------------------------------------
+
+skill_app = typer.Typer(help="Skills: reusable plans in YAML (docs/skills.md).", no_args_is_help=True)
+app.add_typer(skill_app, name="skill")
+
+
+def _find_skill(name: str) -> Any:
+    from babel.skills import load_skills
+
+    registry = load_skills()
+    skill = registry.skills.get(name)
+    if skill is None:
+        fail(f"no skill named {name!r} (see `babel skill list`)", Exit.USAGE)
+    return skill
+
+
+@skill_app.command("list")
+def skill_list_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """The skills Babel knows: built-in, ./.babel/skills and ~/.config/babel/skills."""
+    from babel.skills import load_skills
+
+    registry = load_skills()
+    if as_json:
+        print(json.dumps([{"name": s.name, "description": s.description, "path": str(s.path)} for s in registry.skills.values()], indent=2))
+        return
+    for skill in sorted(registry.skills.values(), key=lambda s: s.name):
+        print(f"{skill.name:<16} {skill.description.splitlines()[0]}")
+    for error in registry.errors:
+        console.print(f"[yellow]skipped[/yellow] {error}")
+
+
+@skill_app.command("show")
+def skill_show_cmd(name: str) -> None:
+    """A skill: description, inputs, permissions, and its steps in the text form."""
+    from babel.plan import to_text
+
+    skill = _find_skill(name)
+    print(f"{skill.name}: {skill.description}\nfile: {skill.path}")
+    for key, spec in skill.inputs.get("properties", {}).items():
+        need = "required" if key in skill.inputs.get("required", []) else f"default {json.dumps(spec.get('default'))}"
+        print(f"input {key}: {spec.get('type')} ({need}) {spec.get('description', '')}")
+    print(f"permissions: {json.dumps(skill.permissions)}")
+    print(to_text(skill.plan), end="")
+
+
+@skill_app.command("new")
+def skill_new_cmd(name: str, directory: Path = typer.Option(Path(".babel/skills"), "--dir", help="Where to write it.")) -> None:
+    """Scaffold a new, valid skill file to edit."""
+    from babel.skills import new_skill
+
+    try:
+        path = new_skill(name, directory)
+    except (ValueError, FileExistsError) as error:
+        fail(str(error), Exit.USAGE)
+    print(path)
+
+
+@skill_app.command("validate")
+def skill_validate_cmd(paths: list[Path] = typer.Argument(None, help="Skill files (default: every known skill).")) -> None:
+    """Report every error of the skill files, each with file:line:column. Exit 3 if any."""
+    from babel.skills import default_skill_dirs, load_skill
+
+    files = list(paths) if paths else [p for d in default_skill_dirs() for p in sorted(d.glob("*.yaml"))]
+    count = 0
+    for path in files:
+        _, errors = load_skill(path)
+        for error in errors:
+            print(error)
+        count += len(errors)
+        if not errors:
+            console.print(f"[green]valid[/green] {path}")
+    raise typer.Exit(int(Exit.REJECTED if count else Exit.OK))
+
+
+@skill_app.command("test")
+def skill_test_cmd(name: str) -> None:
+    """Run a skill's examples in the sandbox; one line per example and `N passed, N failed`."""
+    from babel.evaluate import run_examples
+    from babel.sandbox import started
+
+    results = run_examples(_find_skill(name), started)
+    for result in results:
+        print(f"{'PASS' if result.passed else 'FAIL'} {name}: {result.name}" + ("" if result.passed else f"  {result.reason}"))
+    passed = sum(r.passed for r in results)
+    print(f"{passed} passed, {len(results) - passed} failed")
+    raise typer.Exit(int(Exit.OK if passed == len(results) else Exit.STEP_FAILED))
+
+
+@skill_app.command("run")
+def skill_run_cmd(
+    name: str,
+    inputs: list[str] = typer.Option([], "--input", "-i", help="An input as key=value (repeatable; arrays as a,b,c)."),
+    root: Path = typer.Option(Path("."), "--root", "-r", help="The workspace."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Allow the skill's writes without asking."),
+    as_json: bool = typer.Option(False, "--json", help="Events as JSON Lines on stdout."),
+) -> None:
+    """Run a skill over a workspace with the given inputs; print its result."""
+    from babel.plan import Plan, Step
+    from babel.policy import Policy
+    from babel.skills import SkillInputError, bind_inputs
+
+    skill = _find_skill(name)
+    values: dict[str, Any] = {}
+    for item in inputs:
+        key, sep, value = item.partition("=")
+        if not sep:
+            fail(f"--input {item!r}: write key=value", Exit.USAGE)
+        values[key.strip()] = value
+    try:
+        bind_inputs(skill, values)
+    except SkillInputError as error:
+        fail(f"skill {name}: {error}", Exit.USAGE)
+    root = check_root(root)
+    plan = Plan((Step("s1", "call", {"skill": name, **values}, "result"),))
+    policy = Policy().granting_writes(tuple(skill.permissions.get("write", []))).allowing_exec(tuple(skill.permissions.get("exec", [])))
+    confirm_effects(plan, yes)
+    result = run_traced(plan, root, policy, as_json, {"skill": name})
+    if result.ok and result.result is not None and not as_json:
+        sys.stdout.write(result.result if result.result.endswith("\n") or not result.result else result.result + "\n")
+    raise typer.Exit(int(Exit.OK if result.ok else Exit.STEP_FAILED))
 
 
 def run() -> None:

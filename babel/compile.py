@@ -23,8 +23,10 @@ from typing import Any, Protocol
 from babel.diagnostics import Diagnostic
 from babel.examples import FIXED, LIBRARY, nearest
 from babel.isa import load_isa, model_schema
-from babel.plan import Plan, parse_plan, plan_from_json
+from babel.plan import Plan, RepairRequest, Step, parse_plan, plan_from_json, to_text
 from babel.policy import Policy
+from babel.shape import checks_for
+from babel.skills import builtin_registry
 from babel.verify import verify
 
 Progress = Callable[[str], None]
@@ -321,7 +323,7 @@ def parse_candidate(index: int, origin: str, text: str, policy: Policy, logprob:
     if parsed.plan is None:
         return Candidate(index, origin, text, None, tuple(parsed.diagnostics), logprob, tokens)
     plan = polish(parsed.plan, request)
-    return Candidate(index, origin, text, plan, tuple(verify(plan, policy)), logprob, tokens)
+    return Candidate(index, origin, text, plan, tuple(verify(plan, policy, skills=builtin_registry().skills)), logprob, tokens)
 
 
 def _skill_names() -> tuple[str, ...]:
@@ -341,8 +343,6 @@ def hinted(messages: list[dict[str, str]], request: str) -> list[dict[str, str]]
     """The prompt variant: the same prompt with the shape of the answer spelled out after
     the request (the decoder's answer-shape checks, babel.shape, used as guidance). It
     differs from the prompt only at its end, so an engine decodes it for a few tokens."""
-    from babel.shape import checks_for
-
     checks = checks_for(request)
     hint = (f"The output must be: {'; '.join(check.name for check in checks)}." if checks
             else "The output must be only what the request asks for, nothing more.")
@@ -455,3 +455,70 @@ def compile_request(
                                                                   hinted(messages, request) if variants else None, request)
     return Compilation(request, tuple(candidates), prompt_tokens, completion_tokens, calls,
                        round(time.perf_counter() - started, 3), tuple(messages), facts)
+
+
+# ---- repairs: the control loop asks, the compiler proposes -----------------------------
+
+
+@dataclass
+class ModelRepairs:
+    """Replacements for a failed step from the model, shaped like a compile request (the
+    request last, as in every worked example, so the examples the request retrieves
+    apply): the control loop's proposer. Raises what the model raises."""
+
+    model: ModelLike
+    policy: Policy
+    request: str = ""
+    facts: WorkspaceFacts | None = None
+    alternatives: int = 4  # replacements asked of an engine that decodes several at once (greedy first)
+
+    def __call__(self, ask: RepairRequest) -> list[list[Step]]:
+        plan, index = ask.plan, ask.index
+        step = plan.steps[index]
+        step_text = to_text(Plan((step,))).strip()
+        attempted = (step.args.get("cmd") if step.op == "exec" and isinstance(step.args.get("cmd"), str) else step_text)
+        if ask.problem:
+            attempt = (f"A first attempt at this request, `{attempted}`, ran but does not answer it ({ask.problem}). "
+                       f"It printed: {ask.output[:300]!r}")
+        else:
+            attempt = f"A first attempt at this request, `{attempted}`, failed: {ask.failure}: {ask.message}"
+        if ask.stderr:
+            attempt += f"\nIts error output: {ask.stderr[-400:]}"
+        checks = checks_for(self.request)
+        if checks:
+            attempt += f"\nThe answer must be: {'; '.join(check.name for check in checks)}."
+        attempt += "\nWrite a different plan." + (" It must only read files, never change them." if ask.read_only else "")
+        lines = []
+        if index:
+            done = "\n".join(to_text(Plan((s,))).strip() for s in plan.steps[:index])
+            lines.append(f"These steps already ran; their slots can be read:\n{done}")
+            if ask.reads:
+                lines.append("Slots the failed step reads:\n" + "\n".join(ask.reads))
+            lines.append("Write a plan of one step (or a few) that replaces only the failed step.")
+        facts = self.facts or WorkspaceFacts(mount=self.policy.workspace)
+        messages = build_messages(self.request or "repair the failed step", facts, self.policy, before=attempt,
+                                  note="\n\n".join(lines) or None)
+        many = getattr(self.model, "complete_many", None)
+        if many is not None:  # an engine that decodes several together: alternatives for about the price of one
+            temperatures = [0.0] + [0.7] * (self.alternatives - 1)
+            completions = list(many(messages, schema=model_schema(), temperatures=temperatures,
+                                    seeds=[ask.seed + i for i in range(self.alternatives)], max_tokens=384))
+        else:
+            completions = list(self.model.complete(messages, schema=model_schema(), temperature=0.0, max_tokens=384, seed=ask.seed, n=1))
+        proposals: list[list[Step]] = []
+        for completion in completions:
+            try:
+                parsed = plan_from_json(json.loads(completion.text))
+            except (json.JSONDecodeError, AttributeError, RecursionError, ValueError):
+                continue
+            if parsed.plan is not None and parsed.plan.steps:
+                # the compiler's output-format peepholes apply to repairs too
+                steps = list(polish(parsed.plan, self.request).steps[:3])
+                if all(_signature(steps) != _signature(p) for p in proposals):
+                    proposals.append(steps)
+        return proposals
+
+
+def _signature(steps: list[Step]) -> str:
+    """A proposal's text without step ids, to tell proposals apart."""
+    return " ; ".join(to_text(Plan((replace(s, id="x"),))).strip() for s in steps)

@@ -23,12 +23,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from babel.compile import ModelLike, WorkspaceFacts, build_messages, polish
-from babel.isa import model_schema
-from babel.plan import Plan, Step, plan_from_json, to_text
+from babel.plan import Plan, RepairRequest, Step, to_text
 from babel.policy import Policy
-from babel.run import EventSink, StepResult
-from babel.shape import checks_for, result_problem
+from babel.run import EventSink, ResultCheck, StepResult
+from babel.skills import builtin_registry
 from babel.trace import state_dir
 from babel.values import preview
 from babel.verify import step_facts, verify
@@ -119,18 +117,21 @@ class RepairMemory:
             self.path.unlink(missing_ok=True)
 
 
+#: Replacements for a failed step, best first (the compiler's `ModelRepairs` is one).
+RepairProposer = Callable[[RepairRequest], list[list[Step]]]
+
+
 @dataclass
 class Controller:
     """A failure hook for `run_plan` that repairs failing steps within budgets."""
 
-    model: ModelLike | None
+    propose: RepairProposer | None  # replacements for a failed step (the compiler's ModelRepairs); None: retries only
     policy: Policy
     request: str = ""
-    facts: WorkspaceFacts | None = None
+    check: ResultCheck | None = None  # why a result does not answer the request (babel.shape.result_problem)
     budget: RepairBudget = field(default_factory=RepairBudget)
     memory: RepairMemory | None = None
     ask_user: Callable[[str], bool] | None = None  # interactive: may the loop go on?
-    alternatives: int = 4  # replacements asked of an engine that decodes several at once (greedy first)
     repairs: list[dict[str, Any]] = field(default_factory=list)
     model_calls: int = 0
     _attempts: dict[str, int] = field(default_factory=dict)
@@ -160,7 +161,7 @@ class Controller:
         learned = self.memory.learned_fix(step, failure) if self.memory is not None else None
         if learned is not None and self._signature([learned]) not in history:
             queue.insert(0, ([learned], "memory"))
-        read_only = not any(step_facts(s).effects for s in plan.steps)
+        read_only = not any(step_facts(s, builtin_registry().skills).effects for s in plan.steps)
         while True:
             # untried proposals first (a learned fix, then the alternatives of the last model call)
             while queue:
@@ -171,8 +172,8 @@ class Controller:
                 history.append(signature)
                 patched = self._patch(plan, index, new_steps, len(history) - 1)
                 replacement = patched.steps[index]
-                problems = [d for d in verify(patched, self.policy) if d.is_error]
-                if read_only and any(step_facts(s).effects for s in new_steps):
+                problems = [d for d in verify(patched, self.policy, skills=builtin_registry().skills) if d.is_error]
+                if read_only and any(step_facts(s, builtin_registry().skills).effects for s in new_steps):
                     # what was shown (and confirmed, or not asked) was a plan that changes nothing
                     self._log(emit, step, failure, result, replacement, "refused: it would change files, and the plan it repairs changes none", source)
                     continue
@@ -209,7 +210,7 @@ class Controller:
 
     def check_result(self, result: str) -> str | None:
         """For `run_plan(check_result=...)`: why the result does not answer the request."""
-        return result_problem(self.request, result) if self.request else None
+        return self.check(result) if self.check is not None else None
 
     # helpers -----------------------------------------------------------------------
     def _settle(self, step: Step, fixed: bool) -> None:
@@ -274,62 +275,19 @@ class Controller:
         return Plan(plan.steps[:index] + tuple(renamed) + plan.steps[index + 1:], result)
 
     def _ask_model(self, plan: Plan, index: int, result: StepResult, slots: dict[str, Any]) -> list[list[Step]]:
-        if self.model is None:
+        if self.propose is None:
             return []
         step = plan.steps[index]
         reads = []
         for _, ref in step.reads():
             shown, cut, size = preview(slots.get(ref.name), 600)
             reads.append(f"${ref.name} ({size} bytes{', cut' if cut else ''}):\n{shown}")
-        stderr = ((result.detail or {}).get("stderr") or "").strip()
-        step_text = to_text(Plan((step,))).strip()
-        problem = (result.detail or {}).get("result_check")
-        attempted = (step.args.get("cmd") if step.op == "exec" and isinstance(step.args.get("cmd"), str) else step_text)
-        if problem:
-            attempt = (f"A first attempt at this request, `{attempted}`, ran but does not answer it ({problem}). "
-                       f"It printed: {result.output[:300]!r}")
-        else:
-            attempt = f"A first attempt at this request, `{attempted}`, failed: {result.failure}: {result.message or ''}"
-        if stderr:
-            attempt += f"\nIts error output: {stderr[-400:]}"
-        checks = checks_for(self.request)
-        if checks:
-            attempt += f"\nThe answer must be: {'; '.join(check.name for check in checks)}."
-        attempt += "\nWrite a different plan." + (" It must only read files, never change them."
-                                                  if not any(step_facts(s).effects for s in plan.steps) else "")
-        lines = []
-        if index:
-            done = "\n".join(to_text(Plan((s,))).strip() for s in plan.steps[:index])
-            lines.append(f"These steps already ran; their slots can be read:\n{done}")
-            if reads:
-                lines.append("Slots the failed step reads:\n" + "\n".join(reads))
-            lines.append("Write a plan of one step (or a few) that replaces only the failed step.")
-        facts = self.facts or WorkspaceFacts(mount=self.policy.workspace)
-        # shaped like a compile request, with the request last as in every worked example,
-        # so the examples chosen by the request apply and the model answers the request
-        messages = build_messages(self.request or "repair the failed step", facts, self.policy, before=attempt,
-                                  note="\n\n".join(lines) or None)
-        seed = len(self.repairs) + 7
-        many = getattr(self.model, "complete_many", None)
+        ask = RepairRequest(plan, index, result.failure or "sandbox_error", result.message or "", result.output,
+                            ((result.detail or {}).get("stderr") or "").strip(), (result.detail or {}).get("result_check"), tuple(reads),
+                            read_only=not any(step_facts(s, builtin_registry().skills).effects for s in plan.steps),
+                            seed=len(self.repairs) + 7)
         try:
-            if many is not None:  # an engine that decodes several together: alternatives for about the price of one
-                temperatures = [0.0] + [0.7] * (self.alternatives - 1)
-                completions = list(many(messages, schema=model_schema(), temperatures=temperatures,
-                                        seeds=[seed + i for i in range(self.alternatives)], max_tokens=384))
-            else:
-                completions = list(self.model.complete(messages, schema=model_schema(), temperature=0.0, max_tokens=384, seed=seed, n=1))
+            return self.propose(ask)
         except Exception as error:  # the model failing is a failed repair, not a crash
             self.repairs.append({"event": "repair", "step": step.id, "outcome": f"model error: {error}"})
             return []
-        proposals: list[list[Step]] = []
-        for completion in completions:
-            try:
-                parsed = plan_from_json(json.loads(completion.text))
-            except (json.JSONDecodeError, AttributeError):
-                continue
-            if parsed.plan is not None and parsed.plan.steps:
-                # the compiler's output-format peepholes apply to repairs too
-                steps = list(polish(parsed.plan, self.request).steps[:3])
-                if all(self._signature(steps) != self._signature(p) for p in proposals):
-                    proposals.append(steps)
-        return proposals

@@ -26,7 +26,8 @@ from babel.diagnostics import Diagnostic
 from babel.plan import Plan, canonical_key
 from babel.review import Reviewer, plan_text
 from babel.shape import ShapeCheck, checks_for, is_null, plan_misses, wants_edit
-from babel.verify import step_facts
+from babel.skills import builtin_registry
+from babel.verify import SkillTable, step_facts
 
 GREEDY_BONUS = 1.0
 FAILED_WEIGHT = 0.05
@@ -91,8 +92,8 @@ class Decision:
         }
 
 
-def has_effects(plan: Plan) -> bool:
-    return any(step_facts(step).effects for step in plan.steps)
+def has_effects(plan: Plan, skills: SkillTable) -> bool:
+    return any(step_facts(step, skills).effects for step in plan.steps)
 
 
 def _weight(candidate: Candidate) -> float:
@@ -172,7 +173,9 @@ def decode(compilation: Compilation, dry_run: DryRunner | None = None, review: R
     checks = checks_for(compilation.request)
     weights = {c.index: _weight(c) for c in valid}
     if not wants_edit(compilation.request):
-        weights = {c.index: w * (EFFECTS_WEIGHT if c.plan is not None and has_effects(c.plan) else 1.0) for c, w in zip(valid, weights.values(), strict=True)}
+        skills = builtin_registry().skills
+        weights = {c.index: w * (EFFECTS_WEIGHT if c.plan is not None and has_effects(c.plan, skills) else 1.0)
+                   for c, w in zip(valid, weights.values(), strict=True)}
     mount = compilation.facts.mount if compilation.facts is not None else "/workspace"
     commands = {c.index: plan_text(c.plan) for c in valid if c.plan is not None}
     misses = {i: plan_misses(compilation.request, text, mount) for i, text in commands.items()}

@@ -103,16 +103,11 @@ def assemble(parts: list[Path], target: Path, size: int, sha256: str, progress: 
 
 
 def model_file(name: str, explicit_cache: str | None = None, progress: Progress | None = None) -> Path:
-    """The GGUF file of an embedded model, assembled on first use."""
-    from babel.model import ModelError
-
+    """The GGUF file of an embedded model, assembled on first use; raises ModelMissing."""
     spec = MODELS.get(name)
     if spec is None:
-        raise ModelError(f"unknown embedded model {name!r}: choose {', '.join(MODELS)}, or give a GGUF path with BABEL_MODEL_PATH")
-    try:
-        return assemble(part_paths(spec), cache_dir(explicit_cache) / "models" / spec.file, spec.size, spec.sha256, progress)
-    except ModelMissing as error:
-        raise ModelError(str(error)) from None
+        raise ModelMissing(f"unknown embedded model {name!r}: choose {', '.join(MODELS)}, or give a GGUF path with BABEL_MODEL_PATH")
+    return assemble(part_paths(spec), cache_dir(explicit_cache) / "models" / spec.file, spec.size, spec.sha256, progress)
 
 
 def model_statuses() -> list[tuple[str, bool, str]]:

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from babel.run import HARNESS_RULES, exec_request
+from babel.skills import Skill, SkillInputError, bind_inputs, builtin_registry
 
 EXPECT_KEYS = ("output", "output_of", "contains", "files")
 TASK_KEYS = {"id", "request", "setup", "workspace", "expect", "tags", "reference", "notes"}
@@ -297,7 +298,7 @@ def make_runner(
                     why = "; ".join(f"{d.code}: {d.message}" for d in decision.diagnostics[:2])
                     return TaskResult(task.id, False, None, expected_output, f"no valid plan ({why})", time.perf_counter() - started, **common)
                 plan = decision.plan
-                if has_effects(plan):
+                if has_effects(plan, builtin_registry().skills):
                     with sandbox_factory(fixture.path, task.workspace, True) as writable:
                         run = execute(plan, writable, policy, task.request, compilation.facts)
                         files = _read_files(writable, task)
@@ -328,3 +329,54 @@ def make_runner(
                 reference.remove()
 
     return run_task
+
+
+# ---- a skill's examples: small eval tasks of its own ------------------------------
+
+
+@dataclass(frozen=True)
+class ExampleResult:
+    name: str
+    passed: bool
+    reason: str
+    result: str | None
+
+
+def run_examples(skill: Skill, sandbox_factory: Any) -> list[ExampleResult]:
+    """Run each example in a fresh sandbox workspace and check its expectations.
+
+    `sandbox_factory(path, mount_at, writable)` returns a started sandbox (a context manager).
+    """
+    from babel.run import run_plan
+
+    results = []
+    for index, example in enumerate(skill.examples, 1):
+        name = str(example.get("name") or f"example {index}")
+        fixture = Fixture.create()
+        try:
+            with sandbox_factory(fixture.path, "/workspace", True) as box:
+                setup = box.call(exec_request(example.get("setup") or "true", HARNESS_RULES, 60, 100_000))
+                if setup.get("status") != "ok":
+                    results.append(ExampleResult(name, False, f"setup failed: {setup.get('message')}", None))
+                    continue
+                inputs = bind_inputs(skill, dict(example.get("inputs") or {}))
+                run = run_plan(skill.plan, box, skill.policy(), inputs=inputs)
+                files = {}
+                for path in (example.get("expect") or {}).get("files", {}):
+                    response = box.call({"op": "read", "args": {"path": path}, "timeout": 10})
+                    files[path] = response.get("value") if response.get("status") == "ok" else None
+            if not run.ok:
+                failed = run.failed_step()
+                results.append(ExampleResult(name, False, f"step {failed.id if failed else '?'} failed: "
+                                             f"{failed.failure if failed else ''}: {failed.message if failed else ''}", None))
+                continue
+            task = Task(f"{skill.name}#{index}", "", "", "/workspace", dict(example.get("expect") or {}))
+            if isinstance(task.expect.get("contains"), str):
+                task.expect["contains"] = [task.expect["contains"]]
+            ok, reason = check(task, run.result, files, None)
+            results.append(ExampleResult(name, ok, reason, run.result))
+        except SkillInputError as error:
+            results.append(ExampleResult(name, False, str(error), None))
+        finally:
+            fixture.remove()
+    return results

@@ -186,7 +186,7 @@ class CassetteClient:
 _EMBEDDED: dict[tuple[str, int], Any] = {}
 
 
-def make_client(config: Config, progress: Progress | None = None) -> Any:
+def make_client(config: Config, progress: Progress | None = None, stable_messages: int | None = None) -> Any:
     """The client the configuration asks for. The embedded engine is loaded once per process."""
     if config.backend == "endpoint":
         return EndpointClient(config.model if config.model not in ("qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b") else "default", config.base_url)
@@ -194,10 +194,13 @@ def make_client(config: Config, progress: Progress | None = None) -> Any:
         if not config.cassette:
             raise ModelError("the cassette backend needs BABEL_CASSETTE=FILE")
         return CassetteClient(Path(config.cassette))
-    from babel.embedded import model_file
+    from babel.embedded import ModelMissing, model_file
     from babel.engine import BatchedEngine, EngineClient, EngineError
 
-    path = Path(config.model_path) if config.model_path else model_file(config.model, config.cache_dir, progress)
+    try:
+        path = Path(config.model_path) if config.model_path else model_file(config.model, config.cache_dir, progress)
+    except ModelMissing as error:
+        raise ModelError(str(error)) from None
     key = (str(path), config.threads)
     if key not in _EMBEDDED:
         if progress:
@@ -205,10 +208,10 @@ def make_client(config: Config, progress: Progress | None = None) -> Any:
         from babel.embedded import cache_dir
 
         try:
-            from babel.compile import STABLE_MESSAGES
-
+            # `stable_messages`: how many of the prompt's first messages never change (the
+            # compiler's prefix), whose KV cells the engine keeps on disk; the caller knows
             engine = BatchedEngine(path, threads=config.threads or None, cache_dir=cache_dir(config.cache_dir) / "kv",
-                                   stable_messages=STABLE_MESSAGES)
+                                   stable_messages=stable_messages)
         except EngineError as error:
             raise ModelError(str(error)) from None
         _EMBEDDED[key] = EngineClient(engine, name=path.name)

@@ -23,6 +23,7 @@ from babel.policy import Policy, replace_budgets
 from babel.review import reviewer
 from babel.run import RunResult, StepSandbox, exec_request, run_plan
 from babel.sandbox import SandboxError
+from babel.skills import builtin_registry
 from babel.trace import state_dir
 from babel.values import as_text
 from babel.workspace import Change, CommitRefused, WorkspaceError, apply_changes, recover_commits
@@ -68,7 +69,7 @@ def dry_runner(sandbox: StepSandbox, policy: Policy, step_timeout: float = 10.0)
     quick = replace_budgets(policy, step_timeout=min(step_timeout, policy.budgets.step_timeout))
 
     def dry_run(plan: Plan) -> DryRun | None:
-        if has_effects(plan):
+        if has_effects(plan, builtin_registry().skills):
             return None
         result = run_plan(plan, sandbox, quick)
         failed = result.failed_step()
@@ -137,7 +138,7 @@ def execute_plan(
     checked against the write roots and applied to `root` all or nothing, only if
     every step completed."""
     emit = on_event or (lambda event: None)
-    if not has_effects(plan):
+    if not has_effects(plan, builtin_registry().skills):
         if readonly_box is not None:
             return run_plan(plan, readonly_box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure, check_result=check_result)
         with sandbox_factory(root, False) as box:

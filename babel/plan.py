@@ -72,6 +72,23 @@ class Plan:
 
 
 @dataclass(frozen=True)
+class RepairRequest:
+    """A failed step as the repair proposer sees it: plain values handed from the runtime's
+    control loop to the compiler (neither imports the other)."""
+
+    plan: Plan
+    index: int  # of the failed step
+    failure: str
+    message: str
+    output: str  # a preview of what it printed
+    stderr: str
+    problem: str | None  # what the result check found wrong, for a step that ran
+    reads: tuple[str, ...]  # previews of the slots the failed step reads
+    read_only: bool  # the plan changes no file, so its repair must not either
+    seed: int
+
+
+@dataclass(frozen=True)
 class ParseResult:
     plan: Plan | None
     diagnostics: list[Diagnostic]

@@ -52,12 +52,13 @@ def run_traced_plan(source: str, root: Path, policy: Any = None) -> Trace:
     from babel.policy import Policy
     from babel.run import rejected
     from babel.sandbox import started
+    from babel.skills import builtin_registry
     from babel.verify import verify
 
     policy = policy or Policy()
     events: list[dict[str, Any]] = []
     parsed = parse_plan(source)
-    problems = parsed.diagnostics if parsed.plan is None else [d for d in verify(parsed.plan, policy) if d.is_error]
+    problems = parsed.diagnostics if parsed.plan is None else [d for d in verify(parsed.plan, policy, skills=builtin_registry().skills) if d.is_error]
     if problems or parsed.plan is None:
         rejected(parsed.plan, problems, on_event=events.append)
         return Trace(events)

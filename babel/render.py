@@ -16,6 +16,7 @@ from rich.table import Table
 from babel.diagnostics import Diagnostic
 from babel.plan import Plan, Step, to_text
 from babel.policy import Policy
+from babel.skills import builtin_registry
 from babel.verify import step_facts
 
 _FAIL = "[red]✗[/red]"
@@ -38,7 +39,7 @@ def show_plan(console: Console, plan: Plan, title: str = "plan") -> None:
     table.add_column("instruction", overflow="fold")
     table.add_column("effects")
     for step in plan.steps:
-        facts = step_facts(step)
+        facts = step_facts(step, builtin_registry().skills)
         mark = "[yellow]writes[/yellow]" if facts.effects else ("runs" if step.op == "exec" else "")
         table.add_row(step.id, escape(step_line(step)), mark)
     console.print(table)

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from babel.diagnostics import Diagnostic
 from babel.plan import Plan, SlotRef, Step, Value, to_json
 from babel.policy import Policy, resolve
+from babel.skills import SkillInputError, bind_inputs, builtin_registry, skill_policy
 from babel.values import as_lines, as_paths, as_text, preview
 from babel.verify import step_facts
 
@@ -192,8 +193,6 @@ def call_skill(step: Step, slots: dict[str, Any], policy: Policy, sandbox: StepS
     """Run a skill's plan as one step: its inputs bound as slots (and as variables for its
     commands), under its permissions intersected with the run's. Its steps' statuses go
     into the call step's detail; the first failure fails the call with the same kind."""
-    from babel.skills import SkillInputError, bind_inputs, builtin_registry, skill_policy
-
     name = as_text(_resolve(step.args.get("skill", ""), slots))
     skill = builtin_registry().skills.get(name)
     if skill is None:
@@ -313,7 +312,7 @@ def run_plan(
     index = 0
     first_answer: tuple[Plan, dict[str, Any]] | None = None  # the run as it completed before any result repair
     unrepaired: tuple[bool, str | None] | None = None
-    checking = check_result is not None and on_failure is not None and not any(step_facts(s).effects for s in plan.steps)
+    checking = check_result is not None and on_failure is not None and not any(step_facts(s, builtin_registry().skills).effects for s in plan.steps)
     while index < len(plan.steps):
         step = plan.steps[index]
         if time.perf_counter() - started > policy.budgets.run_timeout:

@@ -55,6 +55,10 @@ class Skill:
     examples: tuple[dict[str, Any], ...]
     path: Path
 
+    def needs(self, run: Policy) -> list[str]:
+        """What the skill needs that the run's policy does not grant (for the verifier)."""
+        return fits(self, run)
+
     def input_types(self) -> dict[str, str]:
         return {name: SLOT_TYPES.get(spec.get("type", "string"), "text") for name, spec in self.inputs.get("properties", {}).items()}
 
@@ -331,55 +335,6 @@ examples:
 
 
 # ---- running and testing --------------------------------------------------------
-
-@dataclass(frozen=True)
-class ExampleResult:
-    name: str
-    passed: bool
-    reason: str
-    result: str | None
-
-
-def run_examples(skill: Skill, sandbox_factory: Any) -> list[ExampleResult]:
-    """Run each example in a fresh sandbox workspace and check its expectations.
-
-    `sandbox_factory(path, mount_at, writable)` returns a started sandbox (a context manager).
-    """
-    from babel.evaluate import Fixture, Task, check
-    from babel.run import HARNESS_RULES, exec_request, run_plan
-
-    results = []
-    for index, example in enumerate(skill.examples, 1):
-        name = str(example.get("name") or f"example {index}")
-        fixture = Fixture.create()
-        try:
-            with sandbox_factory(fixture.path, "/workspace", True) as box:
-                setup = box.call(exec_request(example.get("setup") or "true", HARNESS_RULES, 60, 100_000))
-                if setup.get("status") != "ok":
-                    results.append(ExampleResult(name, False, f"setup failed: {setup.get('message')}", None))
-                    continue
-                inputs = bind_inputs(skill, dict(example.get("inputs") or {}))
-                run = run_plan(skill.plan, box, skill.policy(), inputs=inputs)
-                files = {}
-                for path in (example.get("expect") or {}).get("files", {}):
-                    response = box.call({"op": "read", "args": {"path": path}, "timeout": 10})
-                    files[path] = response.get("value") if response.get("status") == "ok" else None
-            if not run.ok:
-                failed = run.failed_step()
-                results.append(ExampleResult(name, False, f"step {failed.id if failed else '?'} failed: "
-                                             f"{failed.failure if failed else ''}: {failed.message if failed else ''}", None))
-                continue
-            task = Task(f"{skill.name}#{index}", "", "", "/workspace", dict(example.get("expect") or {}))
-            if isinstance(task.expect.get("contains"), str):
-                task.expect["contains"] = [task.expect["contains"]]
-            ok, reason = check(task, run.result, files, None)
-            results.append(ExampleResult(name, ok, reason, run.result))
-        except SkillInputError as error:
-            results.append(ExampleResult(name, False, str(error), None))
-        finally:
-            fixture.remove()
-    return results
-
 
 def new_skill(name: str, directory: Path) -> Path:
     """Scaffold a valid skill file; refuses a bad name or an existing file."""

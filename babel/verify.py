@@ -12,9 +12,11 @@ only then becomes known. It never raises on bad input.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
+from types import MappingProxyType
+from typing import Any, Protocol
 
 from babel.diagnostics import Diagnostic
 from babel.isa import ISA, Opcode, Operand, load_isa
@@ -46,12 +48,31 @@ class StepFacts:
     writes: tuple[str, ...] = ()
 
 
-def verify(plan: Plan, policy: Policy | None = None, inputs: dict[str, str] | None = None) -> list[Diagnostic]:
+class SkillSignature(Protocol):
+    """What the verifier needs of a skill that a plan calls (babel.skills.Skill is one)."""
+
+    @property
+    def inputs(self) -> dict[str, Any]: ...
+    @property
+    def permissions(self) -> dict[str, Any]: ...
+    @property
+    def plan(self) -> Plan: ...
+    def needs(self, run: Policy) -> list[str]:
+        """What the skill needs that the run's policy does not grant."""
+        ...
+
+
+#: The skills a plan may call, by name: a value the caller makes (from babel.skills) and passes in.
+SkillTable = Mapping[str, SkillSignature]
+NO_SKILLS: SkillTable = MappingProxyType({})
+
+
+def verify(plan: Plan, policy: Policy | None = None, inputs: dict[str, str] | None = None, skills: SkillTable = NO_SKILLS) -> list[Diagnostic]:
     """Diagnostics for `plan` under `policy`; `inputs` are slots defined before the first
-    step (a skill's inputs), by name and type."""
+    step (a skill's inputs), by name and type; `skills` are those its `call`s may name."""
     policy = policy or Policy()
     try:
-        return _verify(plan, policy, load_isa(), dict(inputs or {}))
+        return _verify(plan, policy, load_isa(), dict(inputs or {}), skills)
     except Exception as error:  # a verifier bug must still not become a traceback
         return [Diagnostic("E_INTERNAL_CHECK", f"the verifier failed on this plan ({_failure(error)}); please report it")]
 
@@ -73,7 +94,7 @@ def _diag(step: Step, code: str, message: str, severity: str = "error") -> Diagn
     return Diagnostic(code, message, step=step.id, line=step.line, column=step.column, severity=severity)
 
 
-def _verify(plan: Plan, policy: Policy, isa: ISA, inputs: dict[str, str]) -> list[Diagnostic]:
+def _verify(plan: Plan, policy: Policy, isa: ISA, inputs: dict[str, str], skills: SkillTable) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     if not plan.steps:
         return [Diagnostic("E_PLAN_EMPTY", "the plan has no steps")]
@@ -105,7 +126,7 @@ def _verify(plan: Plan, policy: Policy, isa: ISA, inputs: dict[str, str]) -> lis
                     why = "no step writes it"
                 out.append(_diag(step, "E_SLOT_UNDEFINED", f"{operand}= reads ${ref.name} before it is written ({why})"))
         if opcode is not None and opcode.implemented:
-            out += _guarded(step, partial(_check_operands, step, opcode, slot_types, policy))
+            out += _guarded(step, partial(_check_operands, step, opcode, slot_types, policy, skills))
         if step.out:
             if step.out in written_by and step.out not in inputs:
                 out.append(_diag(step, "W_SLOT_REDEFINED", f"${step.out} was already written by step {written_by[step.out]}; this replaces it", "warning"))
@@ -175,10 +196,10 @@ def _show(value: Value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _check_operands(step: Step, opcode: Opcode, slot_types: dict[str, str], policy: Policy) -> list[Diagnostic]:
+def _check_operands(step: Step, opcode: Opcode, slot_types: dict[str, str], policy: Policy, skills: SkillTable) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     if opcode.variadic:
-        out += _check_call(step, policy, slot_types)
+        out += _check_call(step, policy, skills)
     for name, value in step.args.items():
         operand = opcode.operands.get(name)
         if operand is None and opcode.variadic:
@@ -205,19 +226,16 @@ def _check_operands(step: Step, opcode: Opcode, slot_types: dict[str, str], poli
     return out
 
 
-def _check_call(step: Step, policy: Policy, slot_types: dict[str, str]) -> list[Diagnostic]:
+def _check_call(step: Step, policy: Policy, skills: SkillTable) -> list[Diagnostic]:
     """A call names an installed skill, gives its required inputs and only known ones, and
     the skill's permissions fit the run's policy."""
-    from babel.skills import builtin_registry, fits
-
     name = step.args.get("skill")
     if not isinstance(name, str):
         return [_diag(step, "E_ARG_INVALID", "skill= must name a skill literally (see `babel skill list`)")]
-    registry = builtin_registry()
-    skill = registry.skills.get(name)
+    skill = skills.get(name)
     if skill is None:
-        near = difflib.get_close_matches(name, list(registry.skills), n=1)
-        hint = f"; did you mean {near[0]!r}?" if near else f"; skills: {', '.join(sorted(registry.skills)) or 'none'}"
+        near = difflib.get_close_matches(name, list(skills), n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else f"; skills: {', '.join(sorted(skills)) or 'none'}"
         return [_diag(step, "E_SKILL_UNKNOWN", f"no skill named {name!r}{hint}")]
     out: list[Diagnostic] = []
     known = skill.inputs.get("properties", {})
@@ -227,7 +245,7 @@ def _check_call(step: Step, policy: Policy, slot_types: dict[str, str]) -> list[
     for key in skill.inputs.get("required", []):
         if key not in step.args:
             out.append(_diag(step, "E_ARG_MISSING", f"skill {name} needs the input {key}= ({known.get(key, {}).get('description', '')})"))
-    for need in fits(skill, policy):
+    for need in skill.needs(policy):
         out.append(_diag(step, "E_SKILL_PERMISSION", f"skill {name} needs {need}, which this run's policy does not grant"))
     return out
 
@@ -297,15 +315,16 @@ def _check_exec(step: Step, policy: Policy) -> list[Diagnostic]:
     return out
 
 
-def step_facts(step: Step) -> StepFacts:
-    """Whether a step has effects (writes or runs something that writes), for confirmation and dry runs."""
+def step_facts(step: Step, skills: SkillTable = NO_SKILLS) -> StepFacts:
+    """Whether a step has effects (writes or runs something that writes), for confirmation and
+    dry runs; a call of a skill not in `skills` is taken to have effects."""
     try:
-        return _step_facts(step)
+        return _step_facts(step, skills)
     except Exception:  # a step the verifier cannot judge is treated as having effects
         return StepFacts(effects=True, permission=None)
 
 
-def _step_facts(step: Step) -> StepFacts:
+def _step_facts(step: Step, skills: SkillTable) -> StepFacts:
     isa = load_isa()
     opcode = isa.opcodes.get(step.op)
     if opcode is None:
@@ -316,12 +335,10 @@ def _step_facts(step: Step) -> StepFacts:
         # what the reader cannot read may write
         return StepFacts(effects=line.writes or bool(line.problems), permission="exec", programs=tuple(line.programs), writes=tuple(line.redirect_targets))
     if opcode.variadic:
-        from babel.skills import builtin_registry
-
-        skill = builtin_registry().skills.get(str(step.args.get("skill")))
+        skill = skills.get(str(step.args.get("skill")))
         if skill is None:
             return StepFacts(effects=True, permission="skill")
-        inner = [_step_facts(s) for s in skill.plan.steps]
+        inner = [_step_facts(s, skills) for s in skill.plan.steps]
         return StepFacts(effects=any(f.effects for f in inner) or bool(skill.permissions.get("write")), permission="skill",
                          programs=tuple(p for f in inner for p in f.programs))
     path = step.args.get("path")

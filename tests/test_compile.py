@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from babel.compile import WorkspaceFacts, build_messages, compile_request, hinted, layout
+from babel.compile import STABLE_MESSAGES, WorkspaceFacts, build_messages, compile_request, hinted, layout
 from babel.decode import decode
 from babel.model import CassetteClient
 from babel.policy import Policy
@@ -34,7 +34,7 @@ def client() -> CassetteClient:
         from babel.config import load_config
         from babel.model import make_client
 
-        return CassetteClient(CASSETTE, make_client(load_config({"model": "qwen2.5-coder-0.5b"})), mode="record")
+        return CassetteClient(CASSETTE, make_client(load_config({"model": "qwen2.5-coder-0.5b"}), stable_messages=STABLE_MESSAGES), mode="record")
     return CassetteClient(CASSETTE)
 
 
@@ -80,13 +80,14 @@ def test_candidates_are_laid_out_greedy_first_and_variants_only_when_asked() -> 
 def test_every_worked_example_is_a_plan_the_verifier_accepts() -> None:
     from babel.examples import LIBRARY
     from babel.plan import plan_from_json
+    from babel.skills import builtin_registry
     from babel.verify import verify
 
     policy = Policy(write=(".",))
     for _files, request, plan in LIBRARY:
         parsed = plan_from_json(plan)
         assert parsed.plan is not None, request
-        errors = [d for d in verify(parsed.plan, policy) if d.is_error]
+        errors = [d for d in verify(parsed.plan, policy, skills=builtin_registry().skills) if d.is_error]
         assert not errors, f"{request}: {errors[0].code}: {errors[0].message}"
 
 

@@ -9,17 +9,20 @@ that the repair memory learns a fix. The sandbox and the runtime are the real on
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from babel.compile import ModelRepairs
 from babel.control import Controller, RepairBudget, RepairMemory
 from babel.model import Completion
 from babel.plan import parse_plan
 from babel.policy import Policy
 from babel.run import run_plan
 from babel.sandbox import DockerSandbox
+from babel.shape import result_problem
 from tests.conftest import make_files
 
 pytestmark = pytest.mark.docker
@@ -50,7 +53,7 @@ def run_with(model: RecordedModel, text: str, box: DockerSandbox, memory: Repair
     plan = parse_plan(text).plan
     assert plan is not None
     events: list[dict[str, Any]] = []
-    controller = Controller(model, Policy(), request="test", memory=memory, budget=budget or RepairBudget())
+    controller = Controller(ModelRepairs(model, Policy(), "test"), Policy(), request="test", memory=memory, budget=budget or RepairBudget())
     result = run_plan(plan, box, Policy(), on_failure=controller, on_event=events.append)
     controller.settle_all(result.ok)
     return result, controller, events
@@ -177,7 +180,8 @@ def run_checked(model: RecordedModel, text: str, request: str, box: DockerSandbo
     assert plan is not None
     policy = policy or Policy()
     events: list[dict[str, Any]] = []
-    controller = Controller(model, policy, request=request, budget=RepairBudget())
+    controller = Controller(ModelRepairs(model, policy, request), policy, request=request, check=partial(result_problem, request),
+                            budget=RepairBudget())
     result = run_plan(plan, box, policy, on_failure=controller, check_result=controller.check_result, on_event=events.append)
     controller.settle_all(result.ok)
     return result, controller, events

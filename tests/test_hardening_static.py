@@ -194,11 +194,12 @@ def test_every_worked_example_verifies(index: int) -> None:
     _, request, raw = LIBRARY[index]
     parsed = plan_from_json(raw)
     assert parsed.plan is not None, parsed.diagnostics
-    found = [d for d in verify(parsed.plan, Policy()) if d.is_error]
+    skills = load_skills().skills
+    found = [d for d in verify(parsed.plan, Policy(), skills=skills) if d.is_error]
     if found:  # an example that writes must verify once writes are granted, and say it writes
         assert {d.code for d in found} == {"E_PERMISSION_WRITE"}, (request, [str(d) for d in found])
-        assert is_valid(verify(parsed.plan, WRITES)), (request, [str(d) for d in verify(parsed.plan, WRITES)])
-        assert any(step_facts(s).effects for s in parsed.plan.steps), request
+        assert is_valid(verify(parsed.plan, WRITES, skills=skills)), (request, [str(d) for d in verify(parsed.plan, WRITES, skills=skills)])
+        assert any(step_facts(s, skills).effects for s in parsed.plan.steps), request
 
 
 def test_the_built_in_skills_still_validate() -> None:

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from babel.evaluate import run_examples
 from babel.plan import parse_plan
 from babel.policy import Policy
 from babel.run import run_plan
 from babel.sandbox import DockerSandbox, started
-from babel.skills import SkillInputError, bind_inputs, builtin_registry, load_skill, load_skills, new_skill, run_examples, skill_policy
+from babel.skills import SkillInputError, bind_inputs, builtin_registry, load_skill, load_skills, new_skill, skill_policy
 from babel.verify import verify
 from tests.conftest import make_files
 
@@ -117,7 +118,7 @@ def test_calls_are_verified_against_the_skill_and_the_policy() -> None:
     def codes(text: str, policy: Policy | None = None) -> list[str]:
         plan = parse_plan(text).plan
         assert plan is not None
-        return [d.code for d in verify(plan, policy or Policy()) if d.is_error]
+        return [d.code for d in verify(plan, policy or Policy(), skills=builtin_registry().skills) if d.is_error]
 
     assert codes('call "search-code" pattern="TODO"') == []
     assert codes('call "serch-code" pattern="x"') == ["E_SKILL_UNKNOWN"]
@@ -125,6 +126,9 @@ def test_calls_are_verified_against_the_skill_and_the_policy() -> None:
     assert codes('call "search-code" pattern="x" colour="red"') == ["E_ARG_UNKNOWN"]
     assert "E_SKILL_PERMISSION" in codes('call "replace-text" old="a" new="b" paths=["f"]')  # no writes granted
     assert codes('call "replace-text" old="a" new="b" paths=["f"]', Policy().granting_writes()) == []
+    # the verifier is pure: it knows the skills it is given, and no others
+    plan = parse_plan('call "search-code" pattern="TODO"').plan
+    assert plan is not None and [d.code for d in verify(plan, Policy()) if d.is_error] == ["E_SKILL_UNKNOWN"]
 
 
 @pytest.mark.docker
