@@ -24,7 +24,7 @@ from babel import __version__
 from babel.diagnostics import errors
 from babel.plan import ParseResult, Plan, parse_plan, to_json, to_text
 from babel.policy import Policy, PolicyError, load_policy, replace_budgets, validate_policy
-from babel.render import show_diagnostics, show_plan, show_policy, show_step_event, show_trace, stderr_console
+from babel.render import show_diagnostics, show_plan, show_policy, show_step_event, show_trace, stderr_console, stdout_console
 from babel.run import RunResult, new_run_id, rejected, run_plan
 from babel.skills import builtin_registry
 from babel.trace import TraceStore, read_events
@@ -50,6 +50,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 sandbox_app = typer.Typer(help="Build and inspect the sandbox image.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
@@ -133,8 +134,18 @@ ModelOpt = typer.Option(
 KOpt = typer.Option(None, "-k", help="How many candidate plans to compile (default 3).")
 
 
+def read_request(request: str) -> str:
+    """The request as given, or read from stdin for `-`; an empty one is a usage error."""
+    if request == "-":
+        request = sys.stdin.read()
+    request = request.strip()
+    if not request:
+        fail("the request is empty: say what you want done, e.g. babel do \"count the lines of every .py file\"")
+    return request
+
+
 @app.callback(invoke_without_command=True)
-def main(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+def main(version: bool = typer.Option(False, "--version", "-V", help="Print the version and exit.")) -> None:
     if version:
         print(f"babel {__version__}")
         raise typer.Exit(0)
@@ -314,7 +325,7 @@ def logs_cmd(
         for event in events:
             print(json.dumps(event, ensure_ascii=False))
     else:
-        show_trace(stderr_console(), events)
+        show_trace(stdout_console(), events)
 
 
 @app.command("isa")
@@ -334,14 +345,15 @@ def isa_cmd(
         if opcode not in isa.opcodes:
             fail(f"unknown opcode {opcode!r}; opcodes: {', '.join(isa.opcodes)}")
         ops = [isa.opcodes[opcode]]
+    out = stdout_console()
     for op in ops:
         status = "" if op.implemented else f"  [dim]({op.status})[/dim]"
-        console.print(f"[bold]{op.name}[/bold]  [dim]{op.family}[/dim]{status}  {op.summary}")
+        out.print(f"[bold]{op.name}[/bold]  [dim]{op.family}[/dim]{status}  {op.summary}")
         for operand in op.operands.values():
             need = "required" if operand.required else f"default {json.dumps(operand.default)}" if operand.default is not None else "optional"
-            console.print(f"    {operand.name}: {operand.type} ({need}) — {operand.doc}")
+            out.print(f"    {operand.name}: {operand.type} ({need}) — {operand.doc}")
         if op.implemented:
-            console.print(f"    → {op.result}; permission: {op.permission or 'none'}; failures: {', '.join(op.failures)}")
+            out.print(f"    → {op.result}; permission: {op.permission or 'none'}; failures: {', '.join(op.failures)}")
 
 
 # ---- the model side: compile, do, eval --------------------------------------------
@@ -408,7 +420,7 @@ def confirm_effects(plan: Plan, yes: bool) -> None:
 
 @app.command("compile")
 def compile_cmd(
-    request: str = typer.Argument(..., help="What you want done, in plain language."),
+    request: str = typer.Argument(..., help="What you want done, in plain language; - reads it from stdin."),
     root: Path = RootOpt,
     k: int | None = KOpt,
     model: str | None = ModelOpt,
@@ -419,6 +431,7 @@ def compile_cmd(
     """Compile a request into candidate plans and show them with the vote; run nothing for real."""
     from babel.pipeline import compile_and_decode
 
+    request = read_request(request)
     root = check_root(root)
     policy = make_policy(None, ["."], [], workspace)
     config, client = open_model(model, root, k)
@@ -445,8 +458,9 @@ def compile_cmd(
                 console.print(escape_markup(to_text(candidate.plan).rstrip()))
             show_diagnostics(console, [d for d in candidate.diagnostics])
         show_vote(decision, compilation)
-        if decision.plan is not None:
-            show_plan(console, decision.plan, "chosen plan")
+        if decision.plan is not None:  # the chosen plan alone on stdout: `babel compile REQ > p.plan; babel run p.plan`
+            console.print("[bold]chosen plan[/bold] (on stdout)")
+            sys.stdout.write(to_text(decision.plan))
     raise typer.Exit(int(Exit.OK if decision.plan is not None else Exit.REJECTED))
 
 
@@ -458,7 +472,7 @@ def escape_markup(text: str) -> str:
 
 @app.command("do")
 def do_cmd(
-    request: str = typer.Argument(..., help="What you want done, in plain language."),
+    request: str = typer.Argument(..., help="What you want done, in plain language; - reads it from stdin."),
     root: Path = RootOpt,
     k: int | None = KOpt,
     model: str | None = ModelOpt,
@@ -476,6 +490,7 @@ def do_cmd(
     from babel.pipeline import compile_and_decode
     from babel.shape import result_problem
 
+    request = read_request(request)
     root = check_root(root)
     policy = make_policy(None, [] if read_only else ["."], allow_exec, workspace)
     config, client = open_model(model, root, k)
@@ -586,12 +601,13 @@ def memory_show(as_json: bool = JsonOpt) -> None:
     if not data:
         console.print(f"the repair memory is empty ({memory.path})")
         return
+    out = stdout_console()
     for key, entry in sorted(data.items()):
         failures = ", ".join(f"{k} ×{v}" for k, v in entry.get("failures", {}).items())
-        console.print(f"[bold]{key}[/bold]: {failures}")
+        out.print(f"[bold]{escape_markup(key)}[/bold]: {escape_markup(failures)}")
         for failure, fixes in entry.get("fixes", {}).items():
             for change, count in fixes.items():
-                console.print(f"    {failure} fixed by {change} ×{count}")
+                out.print(f"    {escape_markup(failure)} fixed by {escape_markup(change)} ×{count}")
 
 
 @memory_app.command("reset")
@@ -632,7 +648,7 @@ def trace_show(trace: str = typer.Argument(..., help="A trace file, a run id, or
         for event in events:
             print(json.dumps(event, ensure_ascii=False))
     else:
-        show_trace(stderr_console(), events)
+        show_trace(stdout_console(), events)
 
 
 @trace_app.command("diff")
@@ -844,6 +860,15 @@ def run() -> None:
     except SystemExit:
         raise
     except Exception as error:  # a bug: one readable line, the traceback only on request
+        from babel.model import ModelError
+        from babel.sandbox import SandboxError
+
+        if isinstance(error, ModelError):  # wherever it surfaced (a compile, a repair): the model failed, exit 6
+            console.print(f"[red]error[/red]: the model failed: {error}")
+            raise SystemExit(int(Exit.MODEL_ERROR)) from None
+        if isinstance(error, SandboxError):
+            console.print(f"[red]error[/red]: {error}")
+            raise SystemExit(int(Exit.NO_SANDBOX)) from None
         if os.environ.get("BABEL_DEBUG"):
             raise
         console.print(f"[red]internal error[/red]: {type(error).__name__}: {error} (set BABEL_DEBUG=1 for the traceback; please report it)")

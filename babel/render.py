@@ -1,12 +1,14 @@
 """Human views of plans, diagnostics, traces and votes: Babel's disassembler.
 
-Everything here writes to a rich Console (stderr by default, so that --json output on
-stdout stays clean). NO_COLOR is honoured by rich itself, and a console that is not a
-terminal gets plain text.
+Everything here writes to a rich Console it is given: results and views go to stdout
+(`stdout_console`), progress and diagnostics to stderr (`stderr_console`), so that a
+result can be piped. With NO_COLOR set no escape code is written at all, and a console
+that is not a terminal gets plain text.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from rich.console import Console
@@ -24,7 +26,18 @@ _OK = "[green]✓[/green]"
 
 
 def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    """Progress, diagnostics and prompts: stderr, so that results can be piped."""
+    return Console(stderr=True, highlight=False, soft_wrap=True, **_plain())
+
+
+def stdout_console() -> Console:
+    """Results and views (a trace, the ISA, the repair memory): stdout, for `> file` and `| less`."""
+    return Console(highlight=False, soft_wrap=True, **_plain())
+
+
+def _plain() -> dict[str, Any]:
+    # NO_COLOR (no-color.org): rich drops colours for it but keeps bold and dim; no escape codes at all
+    return {"color_system": None} if os.environ.get("NO_COLOR") else {}
 
 
 def step_line(step: Step) -> str:
