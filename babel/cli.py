@@ -702,6 +702,23 @@ def sandbox_build(force: bool = typer.Option(True, "--force/--if-missing", help=
     console.print(f"[green]built[/green] {tag}")
 
 
+def probe_endpoint(base_url: str, key: str | None, timeout: float = 5.0) -> tuple[str, bool, str]:
+    """Ask an OpenAI-compatible endpoint for its models: (name, answers?, what it said)."""
+    import urllib.error
+    import urllib.request
+
+    url = base_url.rstrip("/") + "/models"
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"} if key else {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (the user's own endpoint)
+            data = json.loads(response.read(1_000_000))
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", None) or error
+        return "endpoint", False, f"OPENAI_BASE_URL={base_url}: {url} does not answer ({reason}); start the server or fix the URL"
+    names = [str(m.get("id")) for m in data.get("data", []) if isinstance(m, dict)] if isinstance(data, dict) else []
+    return "endpoint", True, f"OPENAI_BASE_URL={base_url} answers; models: {', '.join(names) or 'none listed'}"
+
+
 @app.command("doctor")
 def doctor_cmd(as_json: bool = JsonOpt) -> None:
     """Report which sandbox backends and models work on this machine, and what to do if none does."""
@@ -712,7 +729,7 @@ def doctor_cmd(as_json: bool = JsonOpt) -> None:
     models = model_statuses()
     endpoint = os.environ.get("OPENAI_BASE_URL")
     if endpoint:
-        models.append(("endpoint", True, f"OPENAI_BASE_URL={endpoint} (not contacted)"))
+        models.append(probe_endpoint(endpoint, os.environ.get("OPENAI_API_KEY")))
     if as_json:
         print(json.dumps({"sandbox": [s.__dict__ for s in statuses],
                           "models": [{"name": n, "ok": ok, "detail": d} for n, ok, d in models]}, indent=2, default=str))

@@ -65,3 +65,31 @@ def test_an_empty_request_is_refused_before_any_model_is_loaded(args: tuple[str,
 def test_a_dead_model_endpoint_is_a_model_error_not_an_internal_one(docker_ready: None, workspace: Path) -> None:
     done = babel("do", "count the files", "--root", str(workspace), "-k", "1", env={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
     assert done.returncode == 6 and "the model failed" in done.stderr and "internal error" not in done.stderr, done.stderr
+
+
+def test_doctor_contacts_the_endpoint() -> None:
+    import http.server
+    import json
+    import threading
+
+    from babel.cli import probe_endpoint
+
+    class Models(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            body = json.dumps({"data": [{"id": "qwen-local"}]}).encode() if self.path == "/v1/models" else b"{}"
+            self.send_response(200 if self.path == "/v1/models" else 404)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Models)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        name, ok, detail = probe_endpoint(f"http://127.0.0.1:{server.server_port}/v1", None)
+        assert ok and "qwen-local" in detail
+    finally:
+        server.shutdown()
+    _, dead, why = probe_endpoint("http://127.0.0.1:9/v1", None, timeout=2)
+    assert not dead and "does not answer" in why
