@@ -283,7 +283,9 @@ def make_runner(
             expected_output = None
             if "output_of" in task.expect:
                 reference = Fixture.create()
-                with sandbox_factory(reference.path, task.workspace, True) as box:
+                # made and answered as the fixture is (in place, on the same file system), so that
+                # what the file system decides (the order `find` lists files in) is the same for both
+                with sandbox_factory(reference.path, task.workspace, True, scratch=True) as box:
                     _exec(box, task.setup or "true")
                     ok, expected_output, err = _exec(box, str(task.expect["output_of"]), output_counts=True)
                 if not ok:

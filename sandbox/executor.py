@@ -20,6 +20,7 @@ Standalone (standard library only) and importable, so its logic is tested in-pro
 from __future__ import annotations
 
 import base64
+import contextlib
 import ctypes
 import json
 import os
@@ -58,17 +59,23 @@ def shown(path: str) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-def walk(top: str, prune: Callable[[str, os.DirEntry[str]], bool] | None = None) -> Iterator[tuple[str, os.DirEntry[str]]]:
+def walk(top: str, prune: Callable[[str, os.DirEntry[str]], bool] | None = None,
+         newest_first: bool = False) -> Iterator[tuple[str, os.DirEntry[str]]]:
     """(path relative to top, entry) for everything beneath top, depth first, never
     following a link; iterative, so deep trees cannot exhaust the stack. A directory for
     which `prune` says True is listed but not entered; an unreadable one raises OSError
-    with its relative path in `filename`."""
+    with its relative path in `filename`. Each directory's entries come in the order the
+    file system lists them (reversed with `newest_first`): `stage` creates them so that
+    the staged copy lists them in the same order, and `find` and `ls -U` there print what
+    they would print in the workspace itself."""
     stack = [""]
     while stack:
         rel = stack.pop()
         try:
             with os.scandir(os.path.join(top, rel) if rel else top) as it:
-                entries = sorted(it, key=lambda e: e.name, reverse=True)
+                entries = list(it)
+            if newest_first:
+                entries.reverse()
         except OSError as error:
             raise OSError(error.errno, error.strerror, rel or ".") from None
         for entry in entries:
@@ -452,7 +459,7 @@ class Executor:
             return entry.name == VCS or not os.access(entry.path, os.R_OK | os.X_OK)
 
         try:
-            entries = list(walk(self.source, prune))
+            entries = list(walk(self.source, prune, newest_first=_lists_newest_first(self.root)))
         except OSError as error:
             raise StepError("permission_denied", f"cannot read {shown(str(error.filename))} in the workspace: {error.strerror}") from None
         for rel, entry in entries:
@@ -622,6 +629,21 @@ class Executor:
         response["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
         response["id"] = request.get("id")
         return response
+
+
+def _lists_newest_first(directory: str) -> bool:
+    """Whether this file system lists a directory's entries newest first (tmpfs does, here)."""
+    probe = os.path.join(directory, f".babel-order-{os.urandom(4).hex()}")
+    os.mkdir(probe, 0o700)
+    try:
+        for name in ("first", "second"):
+            os.close(os.open(os.path.join(probe, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return os.listdir(probe) == ["second", "first"]
+    finally:
+        for name in ("first", "second"):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(probe, name))
+        os.rmdir(probe)
 
 
 def _identity(path: str) -> tuple[Any, ...]:

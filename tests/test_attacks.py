@@ -424,3 +424,14 @@ def test_the_attacks_fail_with_babel_run_by_an_ordinary_user(docker_ready: None,
         assert outcome["setuid"][0] == "ok" and not (workspace / "out/keep").stat().st_mode & stat.S_ISUID
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_the_staged_copy_lists_files_in_the_workspaces_own_order(docker_ready: None, workspace: Path) -> None:
+    # what a writing run prints (find, ls -U) must not differ from what a reading run prints
+    make_files(workspace, {f"d/{name}": name for name in ("zeta", "alpha", "mid", "beta", "omega", "sub/x", "sub/a", "k9", "b2")})
+    cmd = "find . | tail -n +2"
+    with DockerSandbox(workspace) as reading:
+        listed = out_of(reading, cmd, Policy())["stdout"]
+    with DockerSandbox(workspace, writable=True) as writing:
+        staged = out_of(writing, cmd, Policy(write=(".",)))["stdout"]
+    assert staged == listed and len(listed.splitlines()) == 11
