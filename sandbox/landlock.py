@@ -107,19 +107,23 @@ def rules_for(workspace: str, read_roots: Sequence[str], write_roots: Sequence[s
     beneath = tuple(d for name in programs for d in HELPERS.get(name, ()) if os.path.isdir(d))
     if ANY in programs:  # the host's own harness commands (fixtures, reference answers), never a plan's
         beneath += tuple(sorted({os.path.realpath(d) for d in (*SEARCH_PATH, "/usr/lib") if os.path.isdir(d)}))
-    reads = [*SYSTEM_READ, *_unlinked(workspace, read_roots)]
-    writes = [SCRATCH, *_unlinked(workspace, write_roots)]
+    reads = [*SYSTEM_READ, *_unlinked(workspace, read_roots, nearest=False)]
+    writes = [SCRATCH, *_unlinked(workspace, write_roots, nearest=True)]
     return Rules(tuple(reads), tuple(writes), tuple(sorted({shell, *loaders, *files})), beneath)
 
 
-def _unlinked(workspace: str, roots: Sequence[str]) -> list[str]:
-    """The workspace roots as sandbox paths, each made its nearest existing directory or
-    file; a root reached through a symlink grants nothing (the link could point anywhere
-    in the workspace, and the rule would land there)."""
+def _unlinked(workspace: str, roots: Sequence[str], nearest: bool) -> list[str]:
+    """The workspace roots as sandbox paths. A write root that does not exist yet becomes
+    its nearest existing directory (where it will be created; the commit checks the root
+    itself); a read root that does not exist grants nothing. A root reached through a
+    symlink grants nothing (the link could point anywhere in the workspace, and the rule
+    would land there)."""
     found = []
     for root in roots:
         path = os.path.normpath(os.path.join(workspace, root.strip("/") or "."))
         if path != workspace and not path.startswith(workspace.rstrip("/") + "/"):
+            continue
+        if not nearest and not os.path.lexists(path):
             continue
         while not os.path.lexists(path) and path != workspace:
             path = os.path.dirname(path)

@@ -435,3 +435,8 @@ def test_the_staged_copy_lists_files_in_the_workspaces_own_order(docker_ready: N
     with DockerSandbox(workspace, writable=True) as writing:
         staged = out_of(writing, cmd, Policy(write=(".",)))["stdout"]
     assert staged == listed and len(listed.splitlines()) == 11
+
+
+def test_a_read_root_that_does_not_exist_grants_nothing(box: DockerSandbox) -> None:
+    out = out_of(box, "cat secret.txt", Policy(read=("missing/dir",), exec=TOOLS))
+    assert "TOPSECRET" not in out["stdout"], out  # not the nearest existing directory: nothing
