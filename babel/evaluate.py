@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from babel.run import HARNESS_RULES, exec_request
+from babel.run import HARNESS_RULES, exec_request, run_plan
 from babel.skills import Skill, SkillInputError, bind_inputs, builtin_registry
 
 EXPECT_KEYS = ("output", "output_of", "contains", "files")
@@ -349,8 +349,6 @@ def run_examples(skill: Skill, sandbox_factory: Any) -> list[ExampleResult]:
 
     `sandbox_factory(path, mount_at, writable)` returns a started sandbox (a context manager).
     """
-    from babel.run import run_plan
-
     results = []
     for index, example in enumerate(skill.examples, 1):
         name = str(example.get("name") or f"example {index}")
@@ -363,16 +361,13 @@ def run_examples(skill: Skill, sandbox_factory: Any) -> list[ExampleResult]:
                     continue
                 inputs = bind_inputs(skill, dict(example.get("inputs") or {}))
                 run = run_plan(skill.plan, box, skill.policy(), inputs=inputs)
-                files = {}
-                for path in (example.get("expect") or {}).get("files", {}):
-                    response = box.call({"op": "read", "args": {"path": path}, "timeout": 10})
-                    files[path] = response.get("value") if response.get("status") == "ok" else None
+                task = Task(f"{skill.name}#{index}", "", "", "/workspace", dict(example.get("expect") or {}))
+                files = _read_files(box, task)
             if not run.ok:
                 failed = run.failed_step()
                 results.append(ExampleResult(name, False, f"step {failed.id if failed else '?'} failed: "
                                              f"{failed.failure if failed else ''}: {failed.message if failed else ''}", None))
                 continue
-            task = Task(f"{skill.name}#{index}", "", "", "/workspace", dict(example.get("expect") or {}))
             if isinstance(task.expect.get("contains"), str):
                 task.expect["contains"] = [task.expect["contains"]]
             ok, reason = check(task, run.result, files, None)

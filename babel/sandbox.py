@@ -232,7 +232,6 @@ class DockerSandbox:
     _dead: str | None = None
     user: str = ""
     landlock: int = 0  # the kernel's Landlock ABI, as the executor found it
-    skipped: tuple[tuple[str, str], ...] = ()  # what staging left out (FIFOs, sockets, .git...), and why
 
     def __enter__(self) -> DockerSandbox:
         if self._container is None:
@@ -257,17 +256,14 @@ class DockerSandbox:
         limits = self.limits
         memory = limits.memory_mb + (limits.stage_mb if self.writable and not self.scratch else 0)  # a tmpfs's pages count as the container's memory
         tmpfs = {"/tmp": f"rw,noexec,nosuid,nodev,size={limits.tmp_size}"}
-        if self.scratch:
-            mounts = [Mount(target=self.mount_at, source=str(workspace), type="bind", read_only=False)]
-            command = ["python3", "-u", "/opt/babel/executor.py", self.mount_at]
-        elif self.writable:
+        staged = self.writable and not self.scratch
+        command = ["python3", "-u", "/opt/babel/executor.py", self.mount_at, *([SOURCE] if staged else [])]
+        if staged:
             tmpfs[self.mount_at] = (f"rw,noexec,nosuid,nodev,size={limits.stage_mb}m,nr_inodes={limits.stage_files + 64},"
                                     f"uid={uid},gid={gid},mode=0755")
             mounts = [Mount(target=SOURCE, source=str(workspace), type="bind", read_only=True)]
-            command = ["python3", "-u", "/opt/babel/executor.py", self.mount_at, SOURCE]
-        else:
-            mounts = [Mount(target=self.mount_at, source=str(workspace), type="bind", read_only=True)]
-            command = ["python3", "-u", "/opt/babel/executor.py", self.mount_at]
+        else:  # read-only, or (scratch: Babel's own fixtures) writable in place
+            mounts = [Mount(target=self.mount_at, source=str(workspace), type="bind", read_only=not self.scratch)]
         profile = _profile()
         profile.update(pids_limit=limits.pids, mem_limit=f"{memory}m", memswap_limit=f"{memory}m", nano_cpus=int(limits.cpus * 1e9), tmpfs=tmpfs)
         try:
@@ -296,12 +292,11 @@ class DockerSandbox:
             self.close()
             raise SandboxError("this kernel has no Landlock (or it is disabled), which Babel's sandbox needs to enforce the exec "
                                "allow-list and the read and write roots; Babel refuses to run with weaker guarantees (docs/sandbox.md)")
-        if self.writable and not self.scratch:
-            staged = self.call({"op": "stage", "args": {"max_bytes": limits.stage_mb << 20, "max_files": limits.stage_files}, "timeout": 600})
-            if staged.get("status") != "ok":
+        if staged:
+            answer = self.call({"op": "stage", "args": {"max_bytes": limits.stage_mb << 20, "max_files": limits.stage_files}, "timeout": 600})
+            if answer.get("status") != "ok":
                 self.close()
-                raise SandboxError(f"cannot stage a copy of {workspace} for a run that writes: {staged.get('message')}")
-            self.skipped = tuple((str(p), str(why)) for p, why in (staged.get("value") or {}).get("skipped") or ())
+                raise SandboxError(f"cannot stage a copy of {workspace} for a run that writes: {answer.get('message')}")
 
     # ---- the wire ---------------------------------------------------------------
     def _read_line(self, deadline: float) -> bytes | None:
@@ -339,6 +334,8 @@ class DockerSandbox:
         if self._sock is None:
             return {"status": "failed", "failure": "sandbox_error", "message": "the sandbox is not started", "value": None}
         timeout = float(request.get("timeout") or 30.0)
+        if request.get("op") == "exec" and isinstance(request.get("args"), dict):  # the per-file size limit (RLIMIT_FSIZE)
+            request = {**request, "args": {"max_file_bytes": self.limits.file_mb << 20, **request["args"]}}
         ident = secrets.token_hex(8)
         try:
             self._sock.sendall((json.dumps({**request, "id": ident}, ensure_ascii=True) + "\n").encode("ascii"))
@@ -380,10 +377,9 @@ class DockerSandbox:
             size, mode = int(raw.get("size") or 0), int(raw.get("mode") or 0o644)
             extents: list[tuple[int, bytes]] = []
             for offset, length in raw.get("extents") or ():
-                position = int(offset)
-                while position < int(offset) + int(length):
-                    part = self.call({"op": "fetch", "args": {"path": path, "offset": position, "length": int(offset) + int(length) - position},
-                                      "timeout": 120})
+                position, end = int(offset), int(offset) + int(length)
+                while position < end:
+                    part = self.call({"op": "fetch", "args": {"path": path, "offset": position, "length": end - position}, "timeout": 120})
                     if part.get("status") != "ok":
                         raise SandboxError(f"cannot read {path} back from the staged copy: {part.get('message')}")
                     data = base64.b64decode(str(part.get("value") or ""))

@@ -465,24 +465,19 @@ class Executor:
         for rel, entry in entries:
             target = os.path.join(self.root, rel)
             st = entry.stat(follow_symlinks=False)
+            mode = stat.S_IMODE(st.st_mode) & 0o777  # never setuid, setgid or sticky
             if entry.name == VCS:
-                # an empty, closed directory stands in its place: a command that writes
-                # there is refused on the spot, and one that opens it up is refused at the commit
-                self.skipped.append((rel, "version control"))
-                os.mkdir(target, 0)
-                self.placeholders[rel] = _identity(target)
+                self._close(rel, target, "version control")
                 continue
             count += 1
             if count > max_files:
                 raise StepError("output_too_large", f"the workspace has more than {max_files} files, the staged copy's limit (BABEL_STAGE_FILES)")
             if stat.S_ISDIR(st.st_mode):
                 if not os.access(entry.path, os.R_OK | os.X_OK):
-                    self.skipped.append((rel, "unreadable directory"))
-                    os.mkdir(target, 0)
-                    self.placeholders[rel] = _identity(target)
+                    self._close(rel, target, "unreadable directory")
                     continue
                 os.mkdir(target, 0o700)
-                modes.append((target, stat.S_IMODE(st.st_mode) & 0o777))
+                modes.append((target, mode))
                 continue
             if stat.S_ISLNK(st.st_mode):
                 os.symlink(os.readlink(entry.path), target)
@@ -496,10 +491,10 @@ class Executor:
                     total += min(st.st_size, st.st_blocks * 512)
                     if total > max_bytes:
                         raise StepError("output_too_large", f"the workspace holds more than {max_bytes >> 20} MiB, the staged copy's limit (BABEL_STAGE_MB)")
-                    dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, stat.S_IMODE(st.st_mode) & 0o777)
+                    dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
                     try:
                         copy_sparse(src, dst, st.st_size)
-                        os.fchmod(dst, stat.S_IMODE(st.st_mode) & 0o777)
+                        os.fchmod(dst, mode)
                     except OSError as error:
                         raise StepError("output_too_large", f"the staged copy is full at {shown(rel)} ({error.strerror})") from None
                     finally:
@@ -513,6 +508,13 @@ class Executor:
         for path, mode in reversed(modes):
             os.chmod(path, mode)
         return {"files": len(self.manifest), "bytes": total, "skipped": [[shown(p), why] for p, why in self.skipped]}, False
+
+    def _close(self, rel: str, target: str, why: str) -> None:
+        """Leave rel out of the copy, with an empty closed directory in its place: a command
+        that writes there is refused on the spot, one that opens it up at the commit."""
+        self.skipped.append((rel, why))
+        os.mkdir(target, 0)
+        self.placeholders[rel] = _identity(target)
 
     def changes(self) -> tuple[Any, bool]:
         """What the run changed in the staged copy, as data: written files and links (with

@@ -440,3 +440,11 @@ def test_the_staged_copy_lists_files_in_the_workspaces_own_order(docker_ready: N
 def test_a_read_root_that_does_not_exist_grants_nothing(box: DockerSandbox) -> None:
     out = out_of(box, "cat secret.txt", Policy(read=("missing/dir",), exec=TOOLS))
     assert "TOPSECRET" not in out["stdout"], out  # not the nearest existing directory: nothing
+
+
+def test_no_file_a_command_writes_passes_the_file_size_limit(docker_ready: None, workspace: Path) -> None:
+    with DockerSandbox(workspace, writable=True) as box:  # default limits: 512 MiB a file
+        big = out_of(box, "truncate -s 600M f", Policy(write=(".",), exec=TOOLS))
+        fits = out_of(box, "truncate -s 100M g", Policy(write=(".",), exec=TOOLS))
+    assert big["status"] == "failed" and ("File size limit exceeded" in big["stderr"] or "File too large" in big["stderr"]), big
+    assert fits["status"] == "ok", fits
