@@ -21,10 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from babel.compile import STABLE_MESSAGES, WorkspaceFacts, build_messages, hinted, layout  # noqa: E402
-from babel.engine import BatchedEngine  # noqa: E402
-from babel.isa import model_schema  # noqa: E402
-from babel.policy import Policy  # noqa: E402
+from babel.compiler.compile import STABLE_MESSAGES, WorkspaceFacts, build_messages, hinted, layout  # noqa: E402
+from babel.lang.isa import model_schema  # noqa: E402
+from babel.model.engine import BatchedEngine  # noqa: E402
+from babel.skills import load_skills, skill_dirs, skill_index  # noqa: E402
+from babel.verify.policy import Policy  # noqa: E402
 
 REQUESTS = [
     ("how many data rows does reports/q3.csv have, not counting the header?", ("reports/q3.csv", "README.md")),
@@ -44,15 +45,17 @@ def main() -> None:
     args = parser.parse_args()
     model = args.model
     if model is None:
-        from babel.embedded import ensure_model  # the assembled default model
+        from babel.model.config import Config
+        from babel.model.embedded import model_file
 
-        model = ensure_model()
+        model = model_file(Config().model)  # the default embedded model, assembled on first use
     engine = BatchedEngine(Path(model), threads=args.threads, cache_dir=Path("/tmp/babel-bench-kv"), stable_messages=STABLE_MESSAGES)
     schema = model_schema()
     configs = {"1": (1, False), "3": (3, False), "5": (5, False), "5, prompt variants": (5, True)}
     times: dict[str, list[float]] = {name: [] for name in configs}
     tokens: dict[str, list[int]] = {name: [] for name in configs}
-    warm = build_messages("warm up", WorkspaceFacts(files=("x",)), Policy())
+    index = skill_index(load_skills(skill_dirs()).skills)  # the prompt shows the built-in skills, as `babel do` does
+    warm = build_messages("warm up", WorkspaceFacts(files=("x",)), Policy(), index)
     engine.generate(warm, n=1, schema=schema, max_tokens=8)
     for round_ in range(args.repeat):
         for i, (request, files) in enumerate(REQUESTS):
@@ -60,7 +63,7 @@ def main() -> None:
                 # every call is a new request: only the stable prefix is warm (from disk)
                 engine.forget_prompt()
                 facts = WorkspaceFacts(files=tuple(files) + (f"tmp/run-{round_}-{i}-{name}.txt",))
-                messages = build_messages(request, facts, Policy())
+                messages = build_messages(request, facts, Policy(), index)
                 plan = layout(k, 0.7, variant)
                 extra = {"variants": [hinted(messages, request)], "variant_of": [v for v, _ in plan]} if variant and k >= 3 else {}
                 started = time.perf_counter()

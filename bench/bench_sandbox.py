@@ -23,10 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from babel.plan import parse_plan  # noqa: E402
-from babel.policy import Policy  # noqa: E402
-from babel.run import kernel_rules, run_plan  # noqa: E402
-from babel.sandbox import DockerSandbox, ensure_image  # noqa: E402
+from babel.lang.plan import parse_plan  # noqa: E402
+from babel.sandbox.docker import DockerSandbox, ensure_image  # noqa: E402
+from babel.verify.policy import Policy  # noqa: E402
+from babel.vm.machine import kernel_rules, run_plan  # noqa: E402
 
 
 def timed(fn, n: int) -> list[float]:  # type: ignore[no-untyped-def]

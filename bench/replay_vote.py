@@ -21,10 +21,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from babel import decode  # noqa: E402
-from babel.decode import DryRun, score_groups  # noqa: E402
-from babel.evaluate import check, load_suite  # noqa: E402
-from babel.shape import checks_for  # noqa: E402
+from babel.app.evaluate import check, load_suite  # noqa: E402
+from babel.compiler.decode import (  # noqa: E402
+    REVIEW_WEIGHT,  # noqa: E402
+    DryRun,
+    score_groups,
+)
+from babel.compiler.shape import checks_for  # noqa: E402
 
 
 def replay(record: dict, task: object, review_weight: float | None = None) -> tuple[bool, bool]:
@@ -36,7 +39,7 @@ def replay(record: dict, task: object, review_weight: float | None = None) -> tu
     weights = {int(k): v for k, v in ((record.get("vote") or {}).get("weights") or {}).items()}
     reviews = [r for group in groups for r in (group.get("reviews") or []) if r is not None]
     best = max(reviews, default=0.0)
-    weight = decode.REVIEW_WEIGHT if review_weight is None else review_weight
+    weight = REVIEW_WEIGHT if review_weight is None else review_weight
 
     def factor(score: float | None) -> float:
         return 1.0 if score is None or len(reviews) < 2 else math.exp(max(weight * (score - best), -20.0))

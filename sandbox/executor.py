@@ -605,24 +605,10 @@ class Executor:
             max_output = int(request.get("max_output") or 1_000_000)
             if not isinstance(args, dict):
                 raise StepError("invalid_output", "the request's args are not a mapping")
-            if op == "ping":
-                value, truncated = {"pong": True, "landlock": self.abi}, False
-            elif op == "read":
-                value, truncated = self.read(args, max_output)
-            elif op == "write":
-                value, truncated = self.write(args, max_output)
-            elif op == "grep":
-                value, truncated = self.grep(args, max_output)
-            elif op == "exec":
-                value, truncated = self.exec(args, timeout, max_output)
-            elif op == "stage":
-                value, truncated = self.stage(args)
-            elif op == "changes":
-                value, truncated = self.changes()
-            elif op == "fetch":
-                value, truncated = self.fetch(args)
-            else:
+            perform = WIRE_OPS.get(op) if isinstance(op, str) else None
+            if perform is None:
                 raise StepError("invalid_output", f"the executor has no op {op!r}")
+            value, truncated = perform(self, args, timeout, max_output)
             response = {"status": "ok", "value": value, "truncated": truncated}
         except StepError as error:
             response = {"status": "failed", "failure": error.failure, "message": error.message, "value": error.value, "truncated": error.truncated}
@@ -632,6 +618,23 @@ class Executor:
         response["id"] = request.get("id")
         return response
 
+
+
+#: The executor's dispatch: one entry per wire op, (executor, args, timeout, max_output) ->
+#: (value, truncated). The ISA's core opcodes map onto read, write, grep and exec (the
+#: host's handler table in babel/verify/ops names the wire op each sends; a test keeps
+#: the two in step); the others serve the host: ping, and stage, changes and fetch for
+#: the staged copy of a run that writes.
+WIRE_OPS: dict[str, Callable[[Executor, dict[str, Any], float, int], tuple[Any, bool]]] = {
+    "ping": lambda ex, args, timeout, max_output: ({"pong": True, "landlock": ex.abi}, False),
+    "read": lambda ex, args, timeout, max_output: ex.read(args, max_output),
+    "write": lambda ex, args, timeout, max_output: ex.write(args, max_output),
+    "grep": lambda ex, args, timeout, max_output: ex.grep(args, max_output),
+    "exec": lambda ex, args, timeout, max_output: ex.exec(args, timeout, max_output),
+    "stage": lambda ex, args, timeout, max_output: ex.stage(args),
+    "changes": lambda ex, args, timeout, max_output: ex.changes(),
+    "fetch": lambda ex, args, timeout, max_output: ex.fetch(args),
+}
 
 def _lists_newest_first(directory: str) -> bool:
     """Whether this file system lists a directory's entries newest first (tmpfs does, here)."""

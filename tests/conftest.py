@@ -56,7 +56,7 @@ def make_files(root: Path, files: dict[str, str | bytes]) -> None:
 
 @pytest.fixture(scope="session")
 def docker_ready() -> None:
-    from babel.sandbox import SandboxError, ensure_image
+    from babel.sandbox.docker import SandboxError, ensure_image
 
     try:
         ensure_image()
@@ -68,7 +68,7 @@ def docker_ready() -> None:
 
 @pytest.fixture
 def sandbox(docker_ready: None, workspace: Path) -> Iterator[object]:
-    from babel.sandbox import DockerSandbox
+    from babel.sandbox.docker import DockerSandbox
 
     give_to_sandbox_user(workspace)
     with DockerSandbox(workspace) as box:

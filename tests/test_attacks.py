@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 
-from babel.plan import Plan, parse_plan
-from babel.policy import Policy
-from babel.run import RunResult, exec_request, kernel_rules, run_plan
-from babel.sandbox import DockerSandbox, SandboxError, SandboxLimits, started
-from babel.verify import verify
+from babel.lang.plan import Plan, parse_plan
+from babel.sandbox.docker import DockerSandbox, SandboxError, SandboxLimits, started
+from babel.verify.check import verify
+from babel.verify.policy import Policy
+from babel.vm.machine import RunResult, exec_request, kernel_rules, run_plan
 from tests.conftest import give_to_sandbox_user, make_files
 
 pytestmark = pytest.mark.docker
@@ -60,10 +60,16 @@ def tree(root: Path) -> dict[str, str]:
 
 def execute(text: str, root: Path, policy: Policy, events: list[dict[str, Any]] | None = None) -> RunResult:
     """A plan through the real pipeline: staged copy, kernel rules, change set, commit."""
-    from babel.pipeline import execute_plan
+    from babel.app.paths import Paths
+    from babel.app.pipeline import execute_plan
+    from babel.lang import Event
 
-    sink = events.append if events is not None else None
-    return execute_plan(plan_of(text), root, policy, lambda path, writable: started(path, policy.workspace, writable), on_event=sink)
+    def sink(event: Event) -> None:
+        if events is not None:
+            events.append(event.to_json())
+
+    return execute_plan(plan_of(text), root, policy, lambda path, writable: started(path, policy.workspace, writable),
+                        journal=Paths.from_env().commits, on_event=sink)
 
 
 def out_of(box: DockerSandbox, cmd: str, policy: Policy) -> dict[str, Any]:
@@ -373,7 +379,7 @@ def test_the_attacks_fail_with_babel_run_by_an_ordinary_user(docker_ready: None,
     import shutil
     import tempfile
 
-    from babel import pipeline  # noqa: F401  (everything the child needs is loaded before it drops root)
+    import babel.app.pipeline  # noqa: F401  (everything the child needs is loaded before it drops root)
 
     try:
         docker_gid = grp.getgrnam("docker").gr_gid

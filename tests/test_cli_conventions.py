@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from babel.render import stderr_console, stdout_console
+from babel.app.render import stderr_console, stdout_console
 
 
 def babel(*args: str, env: dict[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -72,7 +72,7 @@ def test_doctor_contacts_the_endpoint() -> None:
     import json
     import threading
 
-    from babel.cli import probe_endpoint
+    from babel.cli.main import probe_endpoint
 
     class Models(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)

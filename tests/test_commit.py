@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from babel.workspace import MAX_FILE_SIZE, Change, Changes, CommitRefused, WorkspaceError, apply_changes, check_changes, recover_commits
+from babel.sandbox.workspace import MAX_FILE_SIZE, Change, Changes, CommitRefused, WorkspaceError, apply_changes, check_changes, recover_commits
 
 REPO = Path(__file__).resolve().parent.parent
 USER = 1000
@@ -260,7 +260,7 @@ def test_a_failure_half_way_leaves_the_workspace_exactly_as_before(ws: Path, jou
 KILLER = r"""
 import json, os, pickle, sys
 from pathlib import Path
-import babel.workspace as workspace
+import babel.sandbox.workspace as workspace
 
 root, journal_dir, when = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 changes = pickle.loads(bytes.fromhex(sys.argv[4]))

@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from babel.compile import STABLE_MESSAGES, WorkspaceFacts, build_messages, compile_request, hinted, layout
-from babel.decode import decode
-from babel.model import CassetteClient
-from babel.policy import Policy
+from babel.compiler.compile import STABLE_MESSAGES, WorkspaceFacts, build_messages, compile_request, hinted, layout
+from babel.compiler.decode import decode
+from babel.model import CassetteClient, ModelPool
+from babel.skills import load_skills, skill_dirs
+from babel.verify.policy import Policy
 
 CASSETTE = Path(__file__).parent / "cassettes" / "compile.json"
+SKILLS = load_skills(skill_dirs()).skills  # the built-in skills, whose index the recorded prompts show
 FACTS = WorkspaceFacts(files=("reports/q3.csv", "logs/app.log", "src/auth.py"),
                        heads=(("reports/q3.csv", "region,total\nnorth,10"),))
 REQUESTS = [
@@ -29,12 +31,15 @@ REQUESTS = [
 ]
 
 
+RECORDING = ModelPool()  # the engine a recording (BABEL_RECORD=1) loads once for all the tests
+
+
 def client() -> CassetteClient:
     if os.environ.get("BABEL_RECORD") == "1":
-        from babel.config import load_config
-        from babel.model import make_client
+        from babel.model import load_config, make_client
 
-        return CassetteClient(CASSETTE, make_client(load_config({"model": "qwen2.5-coder-0.5b"}), stable_messages=STABLE_MESSAGES), mode="record")
+        model = make_client(load_config({"model": "qwen2.5-coder-0.5b"}), stable_messages=STABLE_MESSAGES, pool=RECORDING)
+        return CassetteClient(CASSETTE, model, mode="record")
     return CassetteClient(CASSETTE)
 
 
@@ -49,20 +54,20 @@ def test_the_prompt_prefix_is_byte_identical_across_requests() -> None:
 
 @pytest.mark.parametrize("request_text", REQUESTS)
 def test_recorded_candidates_parse_verify_and_decode(request_text: str) -> None:
-    compilation = compile_request(request_text, client(), k=3, facts=FACTS)
+    compilation = compile_request(request_text, client(), k=3, facts=FACTS, skills=SKILLS)
     assert len(compilation.candidates) == 3 and compilation.candidates[0].origin == "greedy"
     assert compilation.model_calls == 1 and compilation.completion_tokens > 0
     assert compilation.candidates[0].plan is not None
     for candidate in compilation.candidates:
         # a sample may still run out of tokens mid-JSON: that is a diagnostic, not a crash
         assert candidate.plan is not None or candidate.diagnostics[0].code == "E_MODEL_OUTPUT"
-    decision = decode(compilation)
+    decision = decode(compilation, skills=SKILLS)
     assert decision.plan is not None and decision.valid >= 1
 
 
 def test_the_recorded_greedy_plans_are_the_expected_ones() -> None:
-    rows = compile_request(REQUESTS[0], client(), k=3, facts=FACTS).candidates[0].plan
-    errors = compile_request(REQUESTS[1], client(), k=3, facts=FACTS).candidates[0].plan
+    rows = compile_request(REQUESTS[0], client(), k=3, facts=FACTS, skills=SKILLS).candidates[0].plan
+    errors = compile_request(REQUESTS[1], client(), k=3, facts=FACTS, skills=SKILLS).candidates[0].plan
     assert rows is not None and "tail -n +2 reports/q3.csv" in str(rows.steps[0].args.get("cmd"))
     assert errors is not None and "ERROR" in str(errors.steps[0].args)
 
@@ -78,16 +83,15 @@ def test_candidates_are_laid_out_greedy_first_and_variants_only_when_asked() -> 
 
 
 def test_every_worked_example_is_a_plan_the_verifier_accepts() -> None:
-    from babel.examples import LIBRARY
-    from babel.plan import plan_from_json
-    from babel.skills import builtin_registry
-    from babel.verify import verify
+    from babel.compiler.examples import LIBRARY
+    from babel.lang.plan import plan_from_json
+    from babel.verify.check import verify
 
     policy = Policy(write=(".",))
     for _files, request, plan in LIBRARY:
         parsed = plan_from_json(plan)
         assert parsed.plan is not None, request
-        errors = [d for d in verify(parsed.plan, policy, skills=builtin_registry().skills) if d.is_error]
+        errors = [d for d in verify(parsed.plan, policy, skills=SKILLS) if d.is_error]
         assert not errors, f"{request}: {errors[0].code}: {errors[0].message}"
 
 
@@ -101,7 +105,7 @@ def test_retrieved_examples_are_shown_at_the_requests_mount_point() -> None:
 
 
 def test_rare_words_weigh_more_in_choosing_examples() -> None:
-    from babel.examples import nearest
+    from babel.compiler.examples import nearest
 
     closest = nearest("find all executable files under the src directory", count=1)[0]
     assert "executable" in closest[1]

@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
-from babel.compile import ModelRepairs
-from babel.control import Controller, RepairBudget, RepairMemory
-from babel.model import Completion
-from babel.plan import parse_plan
-from babel.policy import Policy
-from babel.run import run_plan
-from babel.sandbox import DockerSandbox
-from babel.shape import result_problem
+from babel.compiler.compile import ModelRepairs
+from babel.compiler.shape import result_problem
+from babel.lang.plan import parse_plan
+from babel.model import Capabilities, Completion, ModelRequest, ModelResult, Sampling
+from babel.sandbox.docker import DockerSandbox
+from babel.verify.policy import Policy
+from babel.vm.control import Controller, RepairBudget, RepairMemory
+from babel.vm.machine import run_plan
 from tests.conftest import make_files
 
 pytestmark = pytest.mark.docker
@@ -31,14 +31,24 @@ pytestmark = pytest.mark.docker
 class RecordedModel:
     """Answers each request with the next recorded plan, and keeps the requests it saw."""
 
+    name = "recorded"
+    capabilities = Capabilities(generate_many=False, schema=False, score=False)
+    sampling = Sampling()
+
     def __init__(self, *plans: dict[str, Any]) -> None:
         self.plans = list(plans)
         self.requests: list[list[dict[str, str]]] = []
 
-    def complete(self, messages: list[dict[str, str]], **_: Any) -> list[Completion]:
-        self.requests.append(messages)
+    def submit(self, requests: list[ModelRequest]) -> list[ModelResult]:
+        self.requests += [r.chats[0] for r in requests]
+        return [ModelResult(tuple(self._answer(len(r.samples)))) for r in requests]
+
+    def _answer(self, n: int) -> list[Completion]:
         plan = self.plans.pop(0) if self.plans else {"steps": [{"op": "exec", "args": {"cmd": "false"}}]}
         return [Completion(json.dumps(plan), 10, 10, -1.0, "recorded", 0.0)]
+
+    def close(self) -> None:
+        pass
 
 
 def exec_step(cmd: str, out: str | None = None) -> dict[str, Any]:
@@ -54,7 +64,7 @@ def run_with(model: RecordedModel, text: str, box: DockerSandbox, memory: Repair
     assert plan is not None
     events: list[dict[str, Any]] = []
     controller = Controller(ModelRepairs(model, Policy(), "test"), Policy(), request="test", memory=memory, budget=budget or RepairBudget())
-    result = run_plan(plan, box, Policy(), on_failure=controller, on_event=events.append)
+    result = run_plan(plan, box, Policy(), on_failure=controller, on_event=lambda e: events.append(e.to_json()))
     controller.settle_all(result.ok)
     return result, controller, events
 
@@ -123,8 +133,8 @@ def test_the_budget_bounds_the_loop(box: DockerSandbox) -> None:
 
 def test_a_proposal_the_verifier_rejects_is_not_run(box: DockerSandbox) -> None:
     model = RecordedModel(exec_step("curl http://example.com"), exec_step("sort data.txt"))
-    result, _, events = run_with(model, 's1: exec "sort --nope data.txt"', box)
-    outcomes = [e["outcome"] for e in events if e["event"] == "repair"]
+    result, controller, events = run_with(model, 's1: exec "sort --nope data.txt"', box)
+    outcomes = [e["outcome"] for e in controller.repairs]
     assert result.ok and outcomes[0].startswith("rejected by the verifier: E_NETWORK_DENIED")
     assert not any(e.get("id") == "s1-r1" and "curl" in json.dumps(e) for e in events if e["event"] == "step")
 
@@ -169,7 +179,7 @@ def test_transient_failures_are_retried(docker_ready: None, workspace: Path) -> 
     with DockerSandbox(workspace) as box:
         flaky = Flaky(box)
         events: list[dict[str, Any]] = []
-        result = run_plan(plan, flaky, Policy(), on_failure=Controller(None, Policy()), on_event=events.append)  # type: ignore[arg-type]
+        result = run_plan(plan, flaky, Policy(), on_failure=Controller(None, Policy()), on_event=lambda e: events.append(e.to_json()))  # type: ignore[arg-type]
     assert result.ok and flaky.calls == 2
     assert [e["outcome"] for e in events if e["event"] == "repair"] == ["retry"]
 
@@ -182,7 +192,7 @@ def run_checked(model: RecordedModel, text: str, request: str, box: DockerSandbo
     events: list[dict[str, Any]] = []
     controller = Controller(ModelRepairs(model, policy, request), policy, request=request, check=partial(result_problem, request),
                             budget=RepairBudget())
-    result = run_plan(plan, box, policy, on_failure=controller, check_result=controller.check_result, on_event=events.append)
+    result = run_plan(plan, box, policy, on_failure=controller, check_result=controller.check_result, on_event=lambda e: events.append(e.to_json()))
     controller.settle_all(result.ok)
     return result, controller, events
 
@@ -230,9 +240,10 @@ def test_plans_with_effects_are_not_checked(docker_ready: None, workspace: Path)
 class RecordedEngine(RecordedModel):
     """Like an engine that decodes several candidates at once: each call answers with all its plans."""
 
-    def complete_many(self, messages: list[dict[str, str]], *, temperatures: list[float], **_: Any) -> list[Completion]:
-        self.requests.append(messages)
-        plans, self.plans = self.plans[:len(temperatures)], self.plans[len(temperatures):]
+    capabilities = Capabilities(generate_many=True, schema=True, score=True)
+
+    def _answer(self, n: int) -> list[Completion]:
+        plans, self.plans = self.plans[:n], self.plans[n:]
         return [Completion(json.dumps(plan), 10, 10, -1.0, "recorded", 0.0) for plan in plans]
 
 
@@ -242,13 +253,13 @@ def test_one_model_call_gives_alternatives_tried_in_turn(box: DockerSandbox) -> 
     result, controller, events = run_with(model, 's1: exec "sort --nope data.txt"', box)
     assert result.ok and result.result == "a\nb\nc\n"
     assert len(model.requests) == 1 and controller.model_calls == 1
-    outcomes = [e["outcome"] for e in events if e["event"] == "repair"]
+    outcomes = [e["outcome"] for e in controller.repairs]
     assert outcomes[0] == "did not fix" and outcomes[1].startswith("rejected by the verifier") and outcomes[2] == "fixed"
     assert [e["id"] for e in events if e["event"] == "step"] == ["s1", "s1-r1", "s1-r3"]
 
 
 def test_a_repair_may_not_bring_effects_into_a_read_only_plan(box: DockerSandbox) -> None:
     model = RecordedModel(exec_step("sort -o data.txt data.txt"), exec_step("sort data.txt"))
-    result, _, events = run_with(model, 's1: exec "sort --nope data.txt"', box)
-    outcomes = [e["outcome"] for e in events if e["event"] == "repair"]
+    result, controller, events = run_with(model, 's1: exec "sort --nope data.txt"', box)
+    outcomes = [e["outcome"] for e in controller.repairs]
     assert result.ok and outcomes[0].startswith("refused: it would change files") and outcomes[1] == "fixed"

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from babel.compile import Compilation, parse_candidate
-from babel.decode import DryRun, decode
-from babel.plan import Plan, to_text
-from babel.policy import Policy
+from babel.compiler.compile import Compilation, parse_candidate
+from babel.compiler.decode import DryRun, decode
+from babel.lang.plan import Plan, to_text
+from babel.verify.policy import Policy
 
 
 def cand(index: int, cmd: str, origin: str = "sample", logprob: float | None = None) -> object:
@@ -79,16 +79,24 @@ def test_the_summary_reports_the_vote() -> None:
 
 
 def test_when_no_candidate_is_valid_the_model_is_asked_again_with_the_diagnostics() -> None:
-    from babel.compile import retry_with_diagnostics
-    from babel.model import Completion
+    from babel.compiler.compile import retry_with_diagnostics
+    from babel.model import Capabilities, Completion, ModelRequest, ModelResult, Sampling
 
     class Recorded:
+        name = "recorded"
+        capabilities = Capabilities(generate_many=False, schema=False, score=False)
+        sampling = Sampling()
+
         def __init__(self) -> None:
             self.seen: list[str] = []
 
-        def complete(self, messages: list[dict[str, str]], **kwargs: object) -> list[Completion]:
-            self.seen.append(messages[-1]["content"])
-            return [Completion(json.dumps({"steps": [{"op": "exec", "args": {"cmd": "wc -l < a"}}]}), 1, 1, -1.0, "m", 0.0)]
+        def submit(self, requests: list[ModelRequest]) -> list[ModelResult]:
+            self.seen += [r.chats[0][-1]["content"] for r in requests]
+            plan = json.dumps({"steps": [{"op": "exec", "args": {"cmd": "wc -l < a"}}]})
+            return [ModelResult(tuple(Completion(plan, 1, 1, -1.0, "m", 0.0) for _ in r.samples)) for r in requests]
+
+        def close(self) -> None:
+            pass
 
     first = compilation(cand(0, "nmap a", "greedy"))
     assert decode(first).plan is None
@@ -124,16 +132,16 @@ def test_when_no_candidate_is_valid_the_model_is_asked_again_with_the_diagnostic
     ("find src -name x -exec rm {} \\;", "find src -name x -exec rm {} \\;"),
 ])
 def test_output_format_peepholes(cmd: str, polished: str) -> None:
-    from babel.compile import polish
-    from babel.plan import parse_plan
+    from babel.compiler.compile import polish
+    from babel.lang.plan import parse_plan
 
     plan = parse_plan("exec " + json.dumps(cmd)).plan
     assert plan is not None and polish(plan, "how many? list them, as paths relative to the workspace").steps[0].args["cmd"] == polished
 
 
 def test_find_keeps_its_dot_slash_unless_relative_paths_are_asked_for() -> None:
-    from babel.compile import polish
-    from babel.plan import parse_plan
+    from babel.compiler.compile import polish
+    from babel.lang.plan import parse_plan
 
     plan = parse_plan('exec "find . -type f -empty"').plan
     assert plan is not None
@@ -158,8 +166,8 @@ def test_the_reviewer_moves_the_vote_toward_the_plan_that_explains_the_request()
 
 
 def test_wc_keeps_its_file_names_unless_only_the_number_is_asked_for() -> None:
-    from babel.compile import polish
-    from babel.plan import parse_plan
+    from babel.compiler.compile import polish
+    from babel.lang.plan import parse_plan
 
     plan = parse_plan('exec "wc -l notes.txt"').plan
     assert plan is not None

@@ -13,13 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from babel.compile import STABLE_MESSAGES, WorkspaceFacts, _skill_names, build_messages, hinted
-from babel.embedded import model_file
-from babel.engine import BatchedEngine
-from babel.isa import model_schema
-from babel.policy import Policy
+from babel.compiler.compile import STABLE_MESSAGES, WorkspaceFacts, build_messages, hinted
+from babel.lang.isa import model_schema
+from babel.model.embedded import model_file
+from babel.model.engine import BatchedEngine
+from babel.skills import load_skills, skill_dirs
+from babel.verify.policy import Policy
 
 pytestmark = pytest.mark.model
+SKILL_NAMES = tuple(sorted(load_skills(skill_dirs()).skills))  # the built-in skills a plan may call
 
 
 def _messages(request: str) -> list[dict[str, str]]:
@@ -34,7 +36,7 @@ def test_only_the_immutable_prefix_is_kept_on_disk_and_reused(tmp_path: Path) ->
         old.write_bytes(b"x")
         os.utime(old, (1_000_000 + n, 1_000_000 + n))
     engine = BatchedEngine(model_file("qwen2.5-coder-0.5b"), threads=2, cache_dir=kv, stable_messages=STABLE_MESSAGES)
-    schema = model_schema(_skill_names())
+    schema = model_schema(SKILL_NAMES)
     try:
         first = engine.generate(_messages("how many lines does notes.txt have?"), n=3, temperatures=[0.0, 0.7, 0.7],
                                 seeds=[0, 1, 2], schema=schema, max_tokens=96)
@@ -61,7 +63,7 @@ def test_prompt_variants_share_the_prompt_and_decode_their_own_tails(tmp_path: P
     messages = _messages(request)
     variant = hinted(messages, request)
     engine = BatchedEngine(model_file("qwen2.5-coder-0.5b"), threads=2, cache_dir=tmp_path, stable_messages=STABLE_MESSAGES)
-    schema = model_schema(_skill_names())
+    schema = model_schema(SKILL_NAMES)
     try:
         both = engine.generate(messages, n=3, temperatures=[0.0, 0.7, 0.0], seeds=[0, 1, 2], schema=schema, max_tokens=96,
                                variants=[variant], variant_of=[0, 0, 1])
@@ -75,8 +77,8 @@ def test_prompt_variants_share_the_prompt_and_decode_their_own_tails(tmp_path: P
 
 
 def test_the_reviewer_finds_a_request_likelier_under_the_plan_that_does_it(tmp_path: Path) -> None:
-    from babel.plan import parse_plan
-    from babel.review import review_chat
+    from babel.compiler.review import review_chat
+    from babel.lang.plan import parse_plan
 
     engine = BatchedEngine(model_file("qwen2.5-coder-0.5b"), threads=2, cache_dir=tmp_path, stable_messages=STABLE_MESSAGES)
     plans = [parse_plan(f"exec {json.dumps(cmd)}").plan for cmd in ("find . -type f -mtime -7", "find . -type f")]
@@ -91,3 +93,23 @@ def test_the_reviewer_finds_a_request_likelier_under_the_plan_that_does_it(tmp_p
     assert right > loose and right < 0
     assert again == [right]  # teacher-forced: nothing is sampled
     assert after[0].completion_tokens > 0
+
+
+def test_a_score_call_keeps_the_cells_of_the_cached_prompt(tmp_path: Path) -> None:
+    from babel.compiler.review import review_chat
+    from babel.lang.plan import parse_plan
+
+    engine = BatchedEngine(model_file("qwen2.5-coder-0.5b"), threads=2, cache_dir=tmp_path, stable_messages=STABLE_MESSAGES)
+    plan = parse_plan('exec "wc -l < notes.txt"').plan
+    assert plan is not None
+    messages = _messages("how many lines does notes.txt have?")
+    try:
+        first = engine.generate(messages, n=1, max_tokens=16)
+        cached = engine.L.llama_memory_seq_pos_max(engine.mem, 0)  # the prompt's cells, which sequence 0 holds
+        engine.score([review_chat(plan, "/workspace")], ["count the lines of notes.txt"])
+        kept = engine.L.llama_memory_seq_pos_max(engine.mem, 0)
+        again = engine.generate(messages, n=1, max_tokens=16)  # from the kept cells
+    finally:
+        engine.close()
+    assert cached > 1000 and kept == cached
+    assert again[0].text == first[0].text

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from babel.examples import LIBRARY
-from babel.plan import Plan, SlotRef, Step, parse_plan, plan_from_json
-from babel.policy import DEFAULT_EXEC, Policy, PolicyError, load_policy, validate_policy
-from babel.shell import CommandLine, read_argv, read_command_line
-from babel.skills import load_skills
-from babel.verify import is_valid, step_facts, verify
+from babel.compiler.examples import LIBRARY
+from babel.lang.plan import Plan, SlotRef, Step, parse_plan, plan_from_json
+from babel.skills.table import load_skills, skill_dirs
+from babel.verify.check import is_valid, step_facts, verify
+from babel.verify.policy import DEFAULT_EXEC, Policy, PolicyError, load_policy, validate_policy
+from babel.verify.shell import CommandLine, read_argv, read_command_line
 
 WRITES = Policy().granting_writes((".",))
 
@@ -194,7 +194,7 @@ def test_every_worked_example_verifies(index: int) -> None:
     _, request, raw = LIBRARY[index]
     parsed = plan_from_json(raw)
     assert parsed.plan is not None, parsed.diagnostics
-    skills = load_skills().skills
+    skills = load_skills(skill_dirs()).skills
     found = [d for d in verify(parsed.plan, Policy(), skills=skills) if d.is_error]
     if found:  # an example that writes must verify once writes are granted, and say it writes
         assert {d.code for d in found} == {"E_PERMISSION_WRITE"}, (request, [str(d) for d in found])
@@ -203,7 +203,7 @@ def test_every_worked_example_verifies(index: int) -> None:
 
 
 def test_the_built_in_skills_still_validate() -> None:
-    registry = load_skills()
+    registry = load_skills(skill_dirs())
     assert registry.errors == [], [str(e) for e in registry.errors]
     assert registry.skills
 

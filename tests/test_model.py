@@ -3,26 +3,54 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import socket
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from babel.config import ConfigError, load_config
-from babel.embedded import ModelMissing, assemble
-from babel.model import CassetteClient, Completion, EndpointClient, ModelError, make_client
+from babel.model import (
+    Capabilities,
+    CassetteClient,
+    Completion,
+    EndpointClient,
+    ModelError,
+    ModelPool,
+    ModelRequest,
+    ModelResult,
+    Sample,
+    Sampling,
+    make_client,
+)
+from babel.model.config import ConfigError, load_config
+from babel.model.embedded import ModelMissing, assemble
 
 MESSAGES = [{"role": "user", "content": "count the lines"}]
 
 
-class Inner:
-    def __init__(self) -> None:
-        self.calls = 0
+def ask(temperature: float = 0.0, seed: int = 1, n: int = 1) -> ModelRequest:
+    return ModelRequest((MESSAGES,), tuple(Sample(temperature, seed + i) for i in range(n)))
 
-    def complete(self, messages: list[dict[str, str]], **kwargs: Any) -> list[Completion]:
-        self.calls += 1
-        return [Completion(f"answer {self.calls} t={kwargs['temperature']}", 5, 3, -0.5, "inner", 0.1)]
+
+class Inner:
+    """A model that answers each sample with a numbered text, and keeps the requests it saw."""
+
+    name = "inner"
+
+    def __init__(self, capabilities: Capabilities = Capabilities(generate_many=False, schema=False, score=True),
+                 sampling: Sampling = Sampling()) -> None:
+        self.capabilities = capabilities
+        self.sampling = sampling
+        self.requests: list[ModelRequest] = []
+        self.text = ""
+
+    def submit(self, requests: Sequence[ModelRequest]) -> list[ModelResult]:
+        self.requests += requests
+        return [ModelResult(score=-1.5) if r.target is not None else
+                ModelResult(tuple(Completion(self.text or f"answer {len(self.requests)} t={s.temperature}", 5, 3, -0.5, "inner", 0.1)
+                                  for s in r.samples))
+                for r in requests]
 
     def close(self) -> None:
         pass
@@ -32,19 +60,61 @@ def test_a_cassette_records_then_replays_without_the_model(tmp_path: Path) -> No
     tape = tmp_path / "tape.json"
     inner = Inner()
     recorder = CassetteClient(tape, inner, mode="record")
-    first = recorder.complete(MESSAGES, temperature=0.0, seed=1)
-    assert recorder.complete(MESSAGES, temperature=0.0, seed=1) == first and inner.calls == 1
+    first = recorder.submit([ask()])
+    assert recorder.submit([ask()]) == first and len(inner.requests) == 1
     replay = CassetteClient(tape)
-    assert replay.complete(MESSAGES, temperature=0.0, seed=1)[0].text == "answer 1 t=0.0"
+    assert replay.submit([ask()])[0].completions[0].text == "answer 1 t=0.0"
 
 
 def test_a_cassette_never_answers_a_request_it_has_not_seen(tmp_path: Path) -> None:
     tape = tmp_path / "tape.json"
-    CassetteClient(tape, Inner(), mode="record").complete(MESSAGES, temperature=0.0, seed=1)
+    CassetteClient(tape, Inner(), mode="record").submit([ask()])
     with pytest.raises(ModelError, match="no recording of this request"):
-        CassetteClient(tape).complete(MESSAGES, temperature=0.7, seed=1)
+        CassetteClient(tape).submit([ask(temperature=0.7)])
     with pytest.raises(ModelError, match="no cassette"):
         CassetteClient(tmp_path / "missing.json")
+
+
+def test_a_cassette_records_scores_and_asks_the_model_only_what_it_lacks(tmp_path: Path) -> None:
+    tape = tmp_path / "tape.json"
+    inner = Inner()
+    score = ModelRequest((MESSAGES,), target="count the lines of a.txt")
+    CassetteClient(tape, inner, mode="record").submit([ask()])
+    recorded = CassetteClient(tape, inner, mode="record").submit([ask(), score])
+    assert inner.requests == [ask(), score]  # the recorded generation was not asked again
+    assert CassetteClient(tape).submit([score, ask()]) == [recorded[1], recorded[0]] and recorded[1].score == -1.5
+
+
+def test_a_cassette_files_its_recordings_under_the_keys_of_before(tmp_path: Path) -> None:
+    # computed with the cassette of 3dbbdb2 (before requests were values), which recorded tests/cassettes/
+    variant = [*MESSAGES, *MESSAGES]
+    requests = [ModelRequest((MESSAGES,), (Sample(0.0, 0), Sample(0.7, 1))),
+                ModelRequest((MESSAGES, variant), (Sample(0.0, 0), Sample(0.7, 1, chat=1)), schema={"a": 1}),
+                ModelRequest((MESSAGES,), target="x")]
+    tape = tmp_path / "tape.json"
+    CassetteClient(tape, Inner(), mode="record").submit(requests)
+    assert sorted(json.loads(tape.read_text())) == sorted(["b1f2e39a10ab4a7d66a68d1b4cba610e", "db2c6b5fecdbdc4897508c97713f613b",
+                                                          "525baee905792fe765291fad39d3ec01"])
+
+
+def test_a_replaying_cassette_declares_the_capabilities_of_the_engine_that_recorded_it(tmp_path: Path) -> None:
+    pytest.importorskip("numpy")
+    from babel.model.engine import EngineClient
+
+    tape = tmp_path / "tape.json"
+    tape.write_text("{}")
+    assert CassetteClient(tape).capabilities == EngineClient.capabilities
+    endpoint = Capabilities(generate_many=False, schema=False, score=False)
+    assert CassetteClient(tape, capabilities=endpoint).capabilities == endpoint
+
+
+def test_a_request_either_draws_samples_or_scores_a_reply() -> None:
+    with pytest.raises(ValueError, match="one of the two"):
+        ModelRequest((MESSAGES,))
+    with pytest.raises(ValueError, match="one of the two"):
+        ModelRequest((MESSAGES,), (Sample(0.0, 0),), target="x")
+    with pytest.raises(ValueError, match="chats"):
+        ModelRequest((MESSAGES,), (Sample(0.0, 0, chat=1),))
 
 
 def test_an_endpoint_that_does_not_answer_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,8 +124,10 @@ def test_an_endpoint_that_does_not_answer_is_a_clear_error(monkeypatch: pytest.M
         port = s.getsockname()[1]
     client = EndpointClient("any", f"http://127.0.0.1:{port}/v1")
     with pytest.raises(ModelError) as error:
-        client.complete(MESSAGES)
+        client.submit([ask()])
     assert "does not answer" in str(error.value) and "canary" not in str(error.value)
+    with pytest.raises(ModelError, match="cannot score"):
+        client.submit([ModelRequest((MESSAGES,), target="x")])
 
 
 def test_configuration_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,17 +136,17 @@ def test_configuration_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     user = tmp_path / "xdg" / "babel" / "config.toml"
     user.parent.mkdir(parents=True)
     user.write_text('k = 2\nmodel = "qwen2.5-coder-1.5b"\ntemperature = 0.5\n')
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     project = tmp_path / "proj"
     project.mkdir()
-    assert load_config({}, project).k == 2
+    assert load_config({}, project, user_file=user).k == 2
+    assert load_config({}, project).k != 2  # no user file given, none read
     (project / ".babel.toml").write_text("k = 4\n")
-    config = load_config({}, project)
+    config = load_config({}, project, user_file=user)
     assert (config.k, config.model, config.temperature) == (4, "qwen2.5-coder-1.5b", 0.5)
     assert config.sources["k"].endswith(".babel.toml") and config.sources["model"].endswith("config.toml")
     monkeypatch.setenv("BABEL_K", "5")
-    assert load_config({}, project).k == 5
-    assert load_config({"k": 1}, project).k == 1
+    assert load_config({}, project, user_file=user).k == 5
+    assert load_config({"k": 1}, project, user_file=user).k == 1
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     assert load_config({}, project).backend == "endpoint"
 
@@ -86,7 +158,6 @@ def test_configuration_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     ("k = [\n", "not valid TOML"),
 ])
 def test_bad_config_files_are_refused_by_name(tmp_path: Path, content: str, message: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "none"))
     (tmp_path / ".babel.toml").write_text(content)
     with pytest.raises(ConfigError, match=message):
         load_config({}, tmp_path)
@@ -113,3 +184,80 @@ def test_an_unknown_embedded_model_is_named(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(ModelError, match="unknown embedded model"):
         make_client(load_config({"model": "gpt-17"}))
+
+
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("BABEL_K", "BABEL_MODEL", "BABEL_BACKEND", "OPENAI_BASE_URL", "BABEL_MODEL_PATH", "BABEL_TEMPERATURE",
+                 "BABEL_MAX_TOKENS", "BABEL_CASSETTE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
+    monkeypatch.chdir(tmp_path)
+
+
+def test_the_configured_temperature_and_max_tokens_reach_the_compilers_request(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from babel.compiler import compile_request
+
+    _clean_env(monkeypatch, tmp_path)
+    tape = tmp_path / "tape.json"
+    tape.write_text("{}")
+    config = load_config({"max_tokens": 99, "temperature": 0.25, "backend": "cassette", "cassette": str(tape)})
+    model = Inner(sampling=make_client(config).sampling)
+    compile_request("how many lines does a.txt have?", model, k=3)
+    assert [(r.max_tokens, [s.temperature for s in r.samples]) for r in model.requests] == [(99, [0.0, 0.25, 0.25])]
+
+
+def test_by_default_the_compiler_asks_what_it_always_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from babel.compiler import compile_request
+
+    _clean_env(monkeypatch, tmp_path)
+    tape = tmp_path / "tape.json"
+    tape.write_text("{}")
+    model = Inner(sampling=make_client(load_config({"backend": "cassette", "cassette": str(tape)})).sampling)
+    compile_request("how many lines does a.txt have?", model, k=3, seed=5)
+    [request] = model.requests
+    assert (request.max_tokens, request.samples) == (384, (Sample(0.0, 5), Sample(0.7, 6), Sample(0.7, 7)))
+
+
+@pytest.mark.parametrize(("generate_many", "asked"), [(True, [0.0, 0.7, 0.7, 0.7]), (False, [0.0])])
+def test_repairs_ask_for_alternatives_only_of_a_model_that_generates_many_at_once(generate_many: bool, asked: list[float]) -> None:
+    from babel.compiler import ModelRepairs
+    from babel.lang import RepairRequest, parse_plan
+    from babel.verify import Policy
+
+    plan = parse_plan('s1: exec "sort --nope data.txt"').plan
+    assert plan is not None
+    model = Inner(Capabilities(generate_many=generate_many, schema=True, score=False), Sampling(max_tokens=200))
+    model.text = json.dumps({"steps": [{"op": "exec", "args": {"cmd": "sort data.txt"}}]})
+    ModelRepairs(model, Policy(), "sort data.txt")(RepairRequest(plan, 0, "nonzero_exit", "exit 2", "", "", None, (), True, 3))
+    [request] = model.requests
+    assert [s.temperature for s in request.samples] == asked and request.max_tokens == 200 and request.samples[0].seed == 3
+
+
+def test_the_reviewer_is_offered_only_by_a_model_that_declares_it_can_score() -> None:
+    from babel.compiler import reviewer
+    from babel.lang import parse_plan
+
+    plans = [p for p in (parse_plan('exec "wc -l a"').plan, parse_plan('exec "wc a"').plan) if p is not None]
+    scoring = Inner(Capabilities(generate_many=False, schema=False, score=True))
+    review = reviewer(scoring, "count the lines of a", "/workspace")
+    assert review is not None and review(plans) == [-1.5, -1.5]
+    assert [r.target for r in scoring.requests] == ["count the lines of a"] * 2
+    assert reviewer(Inner(Capabilities(generate_many=False, schema=False, score=False)), "x", "/workspace") is None
+
+
+@pytest.mark.model
+def test_engines_belong_to_the_pool_the_application_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from babel.model.embedded import model_file
+    from babel.model.engine import EngineClient
+
+    _clean_env(monkeypatch, tmp_path)
+    config = load_config({"model_path": str(model_file("qwen2.5-coder-0.5b")), "threads": 2, "cache_dir": str(tmp_path)})
+    with ModelPool() as pool:
+        first, second, alone = make_client(config, pool=pool), make_client(config, pool=pool), make_client(config)
+        assert isinstance(first, EngineClient) and isinstance(second, EngineClient) and isinstance(alone, EngineClient)
+        assert first.engine is second.engine and alone.engine is not first.engine  # without a pool: an engine of its own
+        first.close()  # a pooled client leaves the pool's engine alone
+        assert second.engine.ctx is not None
+        alone.close()
+        assert alone.engine.ctx is None
+    assert first.engine.ctx is None

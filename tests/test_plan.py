@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from babel.isa import load_isa, reference_markdown, schema_files
-from babel.plan import SlotRef, canonical, canonical_key, parse_plan, to_json, to_text
-from babel.resources import data_dir
+from babel.lang.isa import load_isa, reference_markdown, schema_files
+from babel.lang.plan import SlotRef, canonical, canonical_key, parse_plan, to_json, to_text
+from babel.lang.resources import data_dir
 
 TEXT = '''# find passwords, count them
 s1: hits = grep "password\\s*=" paths=["src"] ignore_case=true

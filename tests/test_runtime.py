@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from babel.plan import parse_plan
-from babel.policy import Budgets, Policy
-from babel.run import run_plan
-from babel.sandbox import DockerSandbox
+from babel.lang.plan import parse_plan
+from babel.sandbox.docker import DockerSandbox
+from babel.verify.policy import Budgets, Policy
+from babel.vm.machine import run_plan
 from tests.conftest import give_to_sandbox_user, make_files
 
 pytestmark = pytest.mark.docker

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from babel.plan import parse_plan
-from babel.policy import Policy
-from babel.run import exec_request, kernel_rules, run_plan
-from babel.sandbox import DockerSandbox
-from babel.verify import verify
+from babel.lang.plan import parse_plan
+from babel.sandbox.docker import DockerSandbox
+from babel.verify.check import verify
+from babel.verify.policy import Policy
+from babel.vm.machine import exec_request, kernel_rules, run_plan
 from tests.conftest import give_to_sandbox_user, make_files
 
 pytestmark = pytest.mark.docker
@@ -172,7 +172,7 @@ def test_a_killed_run_leaves_the_workspace_unchanged(docker_ready: None, workspa
     # the staged copy lived in the killed run's container, which the next run removes
     import docker
 
-    from babel.sandbox import LABEL, reap_orphans
+    from babel.sandbox.docker import LABEL, reap_orphans
 
     reap_orphans(docker.from_env())
     owners = [c["Labels"].get("babel.owner", "") for c in docker.from_env().api.containers(all=True, filters={"label": LABEL})]
@@ -182,7 +182,7 @@ def test_a_killed_run_leaves_the_workspace_unchanged(docker_ready: None, workspa
 def test_a_killed_runs_container_is_reaped_and_a_live_ones_kept(docker_ready: None) -> None:
     import docker
 
-    from babel.sandbox import LABEL, ensure_image, reap_orphans
+    from babel.sandbox.docker import LABEL, ensure_image, reap_orphans
 
     client = docker.from_env()
     image = ensure_image()

@@ -6,11 +6,12 @@ import json
 
 import pytest
 
-from babel.compile import Candidate, Compilation
-from babel.decode import DryRun, decode, has_effects
-from babel.plan import Plan, parse_plan
-from babel.shape import checks_for, result_problem, wants_edit
-from babel.skills import builtin_registry
+from babel.compiler.compile import Candidate, Compilation
+from babel.compiler.decode import DryRun, decode, has_effects
+from babel.compiler.intent import wants_edit
+from babel.compiler.shape import checks_for, result_problem
+from babel.lang.plan import Plan, parse_plan
+from babel.skills.table import load_skills, skill_dirs
 
 
 @pytest.mark.parametrize(("request_text", "shapes"), [
@@ -98,7 +99,7 @@ def test_the_decoder_prefers_answering_a_question_over_changing_files() -> None:
     compilation = Compilation("print the lines of names.txt sorted with duplicates removed",
                               (candidate(0, 'exec "sort -u names.txt -o names.txt"'), candidate(1, 'exec "sort -u names.txt -o names.txt"'),
                                candidate(2, 'exec "sort -u names.txt"')))
-    skills = builtin_registry().skills
+    skills = load_skills(skill_dirs()).skills
     decision = decode(compilation, lambda plan: None if has_effects(plan, skills) else DryRun(True, "alice\nbob\n"))  # as the real dry runner
     assert decision.plan is not None and decision.plan.steps[0].args["cmd"] == "sort -u names.txt"
 
@@ -115,7 +116,7 @@ def test_the_decoder_prefers_answering_a_question_over_changing_files() -> None:
     ("print lines 3 through 6 of notes.txt", "sed -n '3,6p' notes.txt", "/workspace", []),
 ])
 def test_a_plan_that_leaves_out_what_the_request_names(request_text: str, cmd: str, mount: str, missed: list[str]) -> None:
-    from babel.shape import plan_misses
+    from babel.compiler.shape import plan_misses
 
     found = plan_misses(request_text, cmd, mount)
     assert len(found) == len(missed) and all(f.startswith(m) for f, m in zip(found, missed, strict=True))

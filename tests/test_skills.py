@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from babel.evaluate import run_examples
-from babel.plan import parse_plan
-from babel.policy import Policy
-from babel.run import run_plan
-from babel.sandbox import DockerSandbox, started
-from babel.skills import SkillInputError, bind_inputs, builtin_registry, load_skill, load_skills, new_skill, skill_policy
-from babel.verify import verify
+from babel.app.evaluate import run_examples
+from babel.lang.plan import parse_plan
+from babel.sandbox.docker import DockerSandbox, started
+from babel.skills.table import SkillInputError, bind_inputs, load_skill, load_skills, new_skill, skill_dirs, skill_policy
+from babel.verify.check import verify
+from babel.verify.policy import Policy
+from babel.vm.machine import run_plan
 from tests.conftest import make_files
 
 GOOD = """\
@@ -35,6 +35,7 @@ examples:
     inputs: {{pattern: "[ab]"}}
     expect: {{output: "f.txt:1:b\\nf.txt:2:a"}}
 """
+BUILT_IN = load_skills(skill_dirs()).skills
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -44,7 +45,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_the_built_in_skills_all_validate() -> None:
-    registry = load_skills()
+    registry = load_skills(skill_dirs())
     assert registry.errors == []
     assert {"find-auth-bug", "find-secrets", "search-code", "count-lines", "list-todos", "replace-text"} <= set(registry.skills)
     assert all(skill.examples for skill in registry.skills.values())
@@ -95,7 +96,7 @@ def test_new_scaffolds_a_skill_that_validates(tmp_path: Path) -> None:
 
 
 def test_inputs_are_bound_with_defaults_types_and_required() -> None:
-    skill = builtin_registry().skills["largest-files"]
+    skill = BUILT_IN["largest-files"]
     assert bind_inputs(skill, {}) == {"count": "5"}
     assert bind_inputs(skill, {"count": "2"}) == {"count": "2"}
     with pytest.raises(SkillInputError, match="must be an integer"):
@@ -103,12 +104,12 @@ def test_inputs_are_bound_with_defaults_types_and_required() -> None:
     with pytest.raises(SkillInputError, match="unknown input"):
         bind_inputs(skill, {"size": "1"})
     with pytest.raises(SkillInputError, match="missing required input 'pattern'"):
-        bind_inputs(builtin_registry().skills["search-code"], {})
-    assert bind_inputs(builtin_registry().skills["search-code"], {"pattern": "x", "paths": "a,b"})["paths"] == ["a", "b"]
+        bind_inputs(BUILT_IN["search-code"], {})
+    assert bind_inputs(BUILT_IN["search-code"], {"pattern": "x", "paths": "a,b"})["paths"] == ["a", "b"]
 
 
 def test_a_skill_gets_the_intersection_of_its_permissions_and_the_runs() -> None:
-    skill = builtin_registry().skills["replace-text"]
+    skill = BUILT_IN["replace-text"]
     narrow = skill_policy(skill, Policy(write=("docs",), exec=("python3", "sed")))
     assert narrow.write == ("docs",) and narrow.exec == ("python3",)
     assert skill_policy(skill, Policy()).write == ()
@@ -118,7 +119,7 @@ def test_calls_are_verified_against_the_skill_and_the_policy() -> None:
     def codes(text: str, policy: Policy | None = None) -> list[str]:
         plan = parse_plan(text).plan
         assert plan is not None
-        return [d.code for d in verify(plan, policy or Policy(), skills=builtin_registry().skills) if d.is_error]
+        return [d.code for d in verify(plan, policy or Policy(), skills=BUILT_IN) if d.is_error]
 
     assert codes('call "search-code" pattern="TODO"') == []
     assert codes('call "serch-code" pattern="x"') == ["E_SKILL_UNKNOWN"]
@@ -137,16 +138,16 @@ def test_a_plan_calls_a_skill_in_the_sandbox(docker_ready: None, workspace: Path
     plan = parse_plan('s1: found = call "find-auth-bug"\ns2: exec "wc -l" stdin=$found').plan
     assert plan is not None
     with DockerSandbox(workspace) as box:
-        result = run_plan(plan, box, Policy())
+        result = run_plan(plan, box, Policy(), skills=BUILT_IN)
     assert result.ok and result.result is not None and result.result.strip() == "1"
     assert "hard-coded credential" in result.slots["found"]
     assert result.steps[0].detail["skill"] == "find-auth-bug"
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize("name", sorted(builtin_registry().skills))
+@pytest.mark.parametrize("name", sorted(BUILT_IN))
 def test_every_built_in_skills_examples_pass(docker_ready: None, name: str) -> None:
-    results = run_examples(builtin_registry().skills[name], started)
+    results = run_examples(BUILT_IN[name], started, skills=BUILT_IN)
     assert results and all(r.passed for r in results), [(r.name, r.reason) for r in results if not r.passed]
 
 

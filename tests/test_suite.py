@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from babel.evaluate import SuiteError, TaskResult, iter_summary, load_suite
+from babel.app.evaluate import SuiteError, TaskResult, iter_summary, load_suite
 
 SUITE = Path(__file__).resolve().parents[1] / "bench" / "suite"
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from babel.tracecheck import check, diff
+from babel.app.tracecheck import check, diff
 from tests.conftest import make_files
 
 EVENTS: list[dict[str, Any]] = [
@@ -102,8 +102,8 @@ def test_the_pytest_fixture_runs_a_plan_and_checks_its_trace(docker_ready: None,
         "    if os.geteuid() == 0:\n"
         "        os.chown(path, 1000, 1000); os.chown(path / 'app.py', 1000, 1000)\n"
     )
-    installed = any(ep.value == "babel.pytest_plugin" for ep in importlib.metadata.entry_points(group="pytest11"))
-    plugin = [] if installed else ["-p", "babel.pytest_plugin"]
+    installed = any(ep.value == "babel.app.pytest_plugin" for ep in importlib.metadata.entry_points(group="pytest11"))
+    plugin = [] if installed else ["-p", "babel.app.pytest_plugin"]
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", *plugin, str(test_file)], capture_output=True, text=True,
                           cwd=tmp_path, timeout=300, env={**__import__("os").environ, "PYTHONPATH": f"{tmp_path}:{Path(__file__).resolve().parents[1]}"})
     assert "1 failed, 1 passed" in done.stdout or "1 passed, 1 failed" in done.stdout, done.stdout[-2000:]

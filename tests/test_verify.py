@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from babel.plan import parse_plan
-from babel.policy import Policy
-from babel.shell import read_command_line
-from babel.verify import is_valid, step_facts, verify
+from babel.lang.plan import parse_plan
+from babel.verify.check import is_valid, step_facts, verify
+from babel.verify.policy import Policy
+from babel.verify.shell import read_command_line
 
 
 def codes(source: str, policy: Policy | None = None) -> list[str]:
@@ -68,7 +68,7 @@ def test_an_empty_plan_is_rejected() -> None:
 
 def test_step_budget() -> None:
     source = "\n".join('read "a"' for _ in range(5))
-    assert "E_BUDGET_STEPS" in codes(source, Policy(budgets=__import__("babel.policy").policy.Budgets(steps=4)))
+    assert "E_BUDGET_STEPS" in codes(source, Policy(budgets=__import__("babel.verify.policy").verify.policy.Budgets(steps=4)))
 
 
 def test_diagnostics_carry_step_line_and_column() -> None:

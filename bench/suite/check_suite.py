@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from babel.evaluate import Task, check, load_suite  # noqa: E402
+from babel.app.evaluate import Task, check, load_suite  # noqa: E402
 
 
 def sh(cmd: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,34 @@
+"""The stages sequenced: the paths and the skill table, do, run, skill run, eval, skill tests, trace checks, rendering, the pytest plugin.
+
+This module is the part's public face: other parts import from here, never from its modules.
+"""
+
+from babel.app.do import (
+    AskUser,
+    Confirm,
+    DoOutcome,
+    RunInterrupted,
+    RunOutcome,
+    confirmed,
+    do_request,
+    open_model,
+    run_plan_text,
+    run_skill,
+    run_traced,
+    sandbox_factory,
+)
+from babel.app.evaluate import SuiteError, iter_summary, load_suite, make_runner, repairing_executor, run_eval, run_examples, run_suite
+from babel.app.paths import Paths, load_skill_table
+from babel.app.pipeline import compile_and_decode, execute_plan
+from babel.app.render import show_diagnostics, show_plan, show_policy, show_step_event, show_trace, stderr_console, stdout_console
+from babel.app.tracecheck import ExpectationError, diff, load_expectations, read_trace
+from babel.app.tracecheck import check as check_trace
+
+__all__ = [
+    'AskUser', 'Confirm', 'DoOutcome', 'ExpectationError', 'Paths', 'RunInterrupted', 'RunOutcome', 'SuiteError',
+    'check_trace', 'compile_and_decode', 'confirmed', 'diff', 'do_request', 'execute_plan',
+    'iter_summary', 'load_expectations', 'load_skill_table', 'load_suite', 'make_runner', 'open_model', 'read_trace',
+    'repairing_executor', 'run_eval', 'run_examples', 'run_plan_text', 'run_skill', 'run_suite', 'run_traced', 'sandbox_factory',
+    'show_diagnostics', 'show_plan', 'show_policy', 'show_step_event', 'show_trace',
+    'stderr_console', 'stdout_console',
+]

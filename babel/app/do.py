@@ -1,0 +1,271 @@
+"""`babel do`, `babel run` and `babel skill run` as library calls, recording the traces
+the CLI records.
+
+The application makes the values a use of Babel works with once and passes them down:
+the `Paths` (traces, the repair memory, the commit journal), the skill table
+(`load_skill_table`), the model client (`open_model`) and the sandbox factory
+(`sandbox_factory`). Each call here takes those (or makes them from the environment
+when it is given none), runs its stages, and returns what happened as a value. A caller
+follows a run through plain callbacks and answers what only a person can: `on_event`
+gets every event the trace store gets, as it happens; `confirm` is asked before a plan
+with effects runs (unless `yes`); `ask_user` is the control loop's question (may it go
+on?). The CLI is one such caller: it parses arguments, calls these, and renders.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from babel.app.paths import Paths, load_skill_table
+from babel.app.pipeline import Progress, SandboxFactory, compile_and_decode, execute_plan
+from babel.compiler import STABLE_MESSAGES, Compilation, Decision, ModelRepairs, has_effects, result_problem
+from babel.lang import Diagnostic, Event, Plan, Step, TraceStore, TraceWriter, errors, parse_plan
+from babel.model import Config, ModelClient, ModelPool, load_config, make_client
+from babel.sandbox import started
+from babel.skills import SkillInputError, SkillMap, bind_inputs
+from babel.verify import Policy, verify
+from babel.vm import Controller, EventSink, RepairMemory, RunResult, StepSandbox, new_run_id, rejected
+
+#: Asked before a plan with effects runs: may it? (`babel do` asks on the terminal.)
+Confirm = Callable[[Plan], bool]
+#: The control loop's question to a person: may it go on?
+AskUser = Callable[[str], bool]
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """^C during a traced run: its trace ends `interrupted`, and the workspace is unchanged."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(run_id)
+        self.run_id = run_id
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What `run_plan_text` or `run_skill` did: the run, or why there was none."""
+
+    run_id: str | None  # its trace (None: nothing ran, so nothing was traced)
+    diagnostics: tuple[Diagnostic, ...] = ()  # the verifier's: its errors if it rejected the plan, else its warnings
+    run: RunResult | None = None  # None: rejected by the verifier, or its effects were not confirmed
+    confirmed: bool = True  # False: the plan has effects and no one allowed them
+
+    @property
+    def rejected(self) -> bool:
+        return bool(errors(list(self.diagnostics)))
+
+    @property
+    def ok(self) -> bool:
+        return self.run is not None and self.run.ok
+
+
+@dataclass(frozen=True)
+class DoOutcome:
+    """What `do_request` did: the compilation and the vote, then the run, if there was one."""
+
+    compilation: Compilation
+    decision: Decision  # decision.plan is None: no candidate passed the verifier
+    run: RunResult | None = None  # None: no plan, a dry run, or effects not confirmed
+    confirmed: bool | None = None  # None: not asked (no plan, or a dry run); False: refused
+
+    @property
+    def ok(self) -> bool:
+        return self.run is not None and self.run.ok
+
+
+def sandbox_factory(mount: str = "/workspace") -> SandboxFactory:
+    """Starts the Docker sandbox over a directory, mounted at `mount`: (path, writable) ->
+    a started sandbox (a context manager). Raises SandboxError when none can start."""
+    return lambda path, writable: started(path, mount, writable)
+
+
+def open_model(model: str | None = None, *, root: Path | None = None, k: int | None = None, paths: Paths | None = None,
+               progress: Progress | None = None, pool: ModelPool | None = None) -> tuple[Config, ModelClient]:
+    """The configuration (`model` and `k` as flags over the environment and the config
+    files, babel.model.load_config) and the client it asks for, its embedded model cached
+    under `paths.cache` unless the configuration names a cache. Raises ConfigError or ModelError."""
+    flags: dict[str, Any] = {}
+    if model:
+        flags["model"] = model
+    if k is not None:
+        flags["k"] = k
+    paths = paths or Paths.from_env()
+    config = load_config(flags, root, user_file=paths.user_config, project=paths.project)
+    if config.cache_dir is None:
+        config = dataclasses.replace(config, cache_dir=str(paths.cache))
+    return config, make_client(config, progress=progress, stable_messages=STABLE_MESSAGES, pool=pool)
+
+
+def confirmed(plan: Plan, skills: SkillMap, yes: bool = False, confirm: Confirm | None = None) -> bool:
+    """The confirmation rule: a plan with effects (it writes, or runs a command that may)
+    runs only with `yes` or when `confirm(plan)` allows it; any other plan just runs."""
+    return not has_effects(plan, skills) or yes or (confirm is not None and confirm(plan))
+
+
+def _recorder(paths: Paths, run_id: str, on_event: EventSink | None) -> tuple[TraceWriter, EventSink]:
+    """The trace writer of a run (to close when it ends) and the sink that writes every
+    event to it before handing it to `on_event`."""
+    writer = TraceStore(paths.state).writer(run_id)
+
+    def record(event: Event) -> None:
+        writer(event.to_json())
+        if on_event is not None:
+            on_event(event)
+
+    return writer, record
+
+
+def run_traced(
+    plan: Plan,
+    root: Path,
+    policy: Policy,
+    *,
+    paths: Paths,
+    skills: SkillMap,
+    meta: Mapping[str, Any] | None = None,
+    controller: Controller | None = None,
+    readonly_box: StepSandbox | None = None,
+    sandbox: SandboxFactory | None = None,
+    on_event: EventSink | None = None,
+) -> RunResult:
+    """Run a verified plan (over a staged copy if it writes, babel.app.execute_plan) with
+    an optional repair `controller`, recording every event in the trace store under
+    `paths.state` (its `meta` and the root in the run_start) and handing each to `on_event`.
+    ^C ends the trace `interrupted` and raises RunInterrupted."""
+    run_id = new_run_id()
+    writer, record = _recorder(paths, run_id, on_event)
+    try:
+        result = execute_plan(plan, root, policy, sandbox or sandbox_factory(policy.workspace), journal=paths.commits, on_event=record,
+                              run_id=run_id, meta={"root": str(root), **(meta or {})}, on_failure=controller,
+                              check_result=controller.check_result if controller is not None else None, readonly_box=readonly_box,
+                              skills=skills)
+        if controller is not None:
+            controller.settle_all(result.ok)
+        return result
+    except KeyboardInterrupt:
+        writer({"event": "run_end", "run_id": run_id, "status": "interrupted"})
+        raise RunInterrupted(run_id) from None
+    finally:
+        writer.close()
+
+
+def run_plan_text(
+    text: str | bytes,
+    root: Path,
+    policy: Policy,
+    *,
+    source: str = "<plan>",
+    repair_model: Callable[[], ModelClient] | None = None,
+    on_checked: Callable[[Plan, tuple[Diagnostic, ...]], None] | None = None,
+    on_event: EventSink | None = None,
+    paths: Paths | None = None,
+    skills: SkillMap | None = None,
+    sandbox: SandboxFactory | None = None,
+) -> RunOutcome:
+    """`babel run`: parse a plan (text or JSON form; `source` names it in diagnostics and
+    the trace), verify it, and run it over `root`. A rejected plan is not run, but traced
+    (run_start, run_end "rejected"). `on_checked` gets the plan that passed and the
+    verifier's warnings before the run starts. With `repair_model` (called only for a plan that passed the verifier) a
+    failing step is repaired with the model, and the repair memory is kept under `paths`."""
+    paths = paths or Paths.from_env()
+    table = load_skill_table(paths).skills if skills is None else skills
+    parsed = parse_plan(text)
+    diagnostics = tuple(parsed.diagnostics if parsed.plan is None else verify(parsed.plan, policy, skills=table))
+    if errors(list(diagnostics)) or parsed.plan is None:
+        run_id = new_run_id()
+        writer, record = _recorder(paths, run_id, on_event)
+        try:
+            rejected(parsed.plan, errors(list(diagnostics)), on_event=record, run_id=run_id, meta={"root": str(root), "source": source})
+        finally:
+            writer.close()
+        return RunOutcome(run_id, diagnostics)
+    if on_checked is not None:
+        on_checked(parsed.plan, diagnostics)
+    controller = None
+    if repair_model is not None:
+        controller = Controller(ModelRepairs(repair_model(), policy, skills=table), policy, memory=RepairMemory(paths.repairs), skills=table)
+    result = run_traced(parsed.plan, root, policy, paths=paths, skills=table, meta={"source": source}, controller=controller,
+                        sandbox=sandbox, on_event=on_event)
+    return RunOutcome(result.run_id, diagnostics, result)
+
+
+def run_skill(
+    name: str,
+    inputs: Mapping[str, str],
+    root: Path,
+    *,
+    yes: bool = False,
+    confirm: Confirm | None = None,
+    on_event: EventSink | None = None,
+    paths: Paths | None = None,
+    skills: SkillMap | None = None,
+    sandbox: SandboxFactory | None = None,
+) -> RunOutcome:
+    """`babel skill run`: call the skill `name` with `inputs` (strings, arrays as a,b,c)
+    over `root`, under the skill's own permissions; a skill that writes runs only if
+    confirmed (`yes`, or `confirm`). Raises SkillInputError for an unknown skill or bad inputs."""
+    paths = paths or Paths.from_env()
+    table = load_skill_table(paths).skills if skills is None else skills
+    skill = table.get(name)
+    if skill is None:
+        raise SkillInputError(f"no skill named {name!r} (see `babel skill list`)")
+    bind_inputs(skill, dict(inputs))
+    plan = Plan((Step("s1", "call", {"skill": name, **inputs}, "result"),))
+    policy = Policy().granting_writes(tuple(skill.permissions.get("write", []))).allowing_exec(tuple(skill.permissions.get("exec", [])))
+    if not confirmed(plan, table, yes, confirm):
+        return RunOutcome(None, confirmed=False)
+    result = run_traced(plan, root, policy, paths=paths, skills=table, meta={"skill": name}, sandbox=sandbox, on_event=on_event)
+    return RunOutcome(result.run_id, (), result)
+
+
+def do_request(
+    request: str,
+    root: Path,
+    policy: Policy,
+    model: ModelClient,
+    *,
+    k: int = 3,
+    repair: bool = True,
+    dry_run: bool = False,
+    yes: bool = False,
+    confirm: Confirm | None = None,
+    ask_user: AskUser | None = None,
+    on_plan: Callable[[Compilation, Decision], None] | None = None,
+    on_event: EventSink | None = None,
+    progress: Progress | None = None,
+    paths: Paths | None = None,
+    skills: SkillMap | None = None,
+    sandbox: SandboxFactory | None = None,
+) -> DoOutcome:
+    """`babel do`: compile the request into k candidates over a read-only sandbox of
+    `root`, verify them, dry-run the read-only ones and vote (`on_plan` is shown the
+    compilation and the decision), then, unless `dry_run`, run the chosen plan under the
+    confirmation rule (`confirmed`) with the control loop on when `repair` (its result
+    check judging the answer against the request, its memory under `paths`), traced as
+    `run_traced` traces."""
+    paths = paths or Paths.from_env()
+    table = load_skill_table(paths).skills if skills is None else skills
+    start = sandbox or sandbox_factory(policy.workspace)
+    with start(root, False) as readonly_box:
+        compilation, decision = compile_and_decode(request, model, readonly_box, policy, k=k, progress=progress, skills=table)
+        if on_plan is not None:
+            on_plan(compilation, decision)
+        if decision.plan is None or dry_run:
+            return DoOutcome(compilation, decision)
+        plan = decision.plan
+        if not confirmed(plan, table, yes, confirm):
+            return DoOutcome(compilation, decision, confirmed=False)
+        controller = None
+        if repair:
+            controller = Controller(ModelRepairs(model, policy, request, compilation.facts, skills=table), policy, request=request,
+                                    skills=table, check=partial(result_problem, request), memory=RepairMemory(paths.repairs),
+                                    ask_user=ask_user)
+        meta = {"request": request, "vote": decision.summary(),
+                "tokens": {"prompt": compilation.prompt_tokens, "completion": compilation.completion_tokens}}
+        run = run_traced(plan, root, policy, paths=paths, skills=table, meta=meta, controller=controller, readonly_box=readonly_box,
+                         sandbox=start, on_event=on_event)
+    return DoOutcome(compilation, decision, run, confirmed=True)

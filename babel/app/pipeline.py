@@ -1,0 +1,174 @@
+"""The stages of `babel do` joined: compile → verify → decode, and a chosen plan run safely.
+
+This is the imperative shell that joins the stages: it gathers the workspace facts
+the compiler needs (through the sandbox, so no host-side file access is involved),
+asks for k candidates, dry-runs the read-only ones in a sandbox whose workspace is
+mounted read-only (agreement by execution), lets the decoder choose, and runs a chosen
+plan, committing a writing run's changes through the journal it is given. Each stage
+is a function of its own module; this one only sequences them and reports progress.
+The skill table and the journal are the caller's (babel.app.do makes them once).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from babel.compiler import Compilation, Decision, DryRun, ModelLike, WorkspaceFacts, compile_request, decode, has_effects, retry_with_diagnostics, reviewer
+from babel.lang import Commit, Discard, Plan, Recovered, as_text
+from babel.lang import CommitRefused as CommitRefusedEvent
+from babel.sandbox import Change, CommitRefused, SandboxError, WorkspaceError, apply_changes, recover_commits
+from babel.skills import NO_SKILLS, SkillMap
+from babel.verify import Policy, replace_budgets
+from babel.vm import EventSink, RunResult, StepSandbox, exec_request, run_plan
+
+Progress = Callable[[str], None]
+
+#: Lists the workspace for the compiler: files only, skipping VCS and dependency
+#: directories, sorted, bounded. Run inside the sandbox.
+FACTS_CMD = (
+    "find . \\( -name .git -o -name node_modules -o -name __pycache__ -o -name .venv \\) -prune "
+    "-o -type f -print 2>/dev/null | sed 's|^\\./||' | LC_ALL=C sort | head -n {limit}; "
+    "echo '#count'; find . \\( -name .git -o -name node_modules -o -name __pycache__ -o -name .venv \\) -prune "
+    "-o -type f -print 2>/dev/null | wc -l"
+)
+HEAD_SUFFIXES = (".csv", ".tsv", ".psv")
+#: what those listings may do, by the kernel's rules: read the workspace, run these
+FACTS_RULES = {"read": ["."], "write": [], "exec": ["find", "sed", "sort", "head", "wc"]}
+
+
+def gather_facts(sandbox: StepSandbox, policy: Policy, limit: int = 60, heads: int = 3) -> WorkspaceFacts:
+    """The bounded listing (and the first lines of a few small tables) the compiler is shown."""
+    response = sandbox.call(exec_request(FACTS_CMD.format(limit=limit), FACTS_RULES, 20.0, 200_000))
+    value = response.get("value") or {}
+    text = as_text(value.get("stdout") if isinstance(value, dict) else value)
+    listing, _, count = text.partition("#count")
+    files = tuple(line for line in listing.splitlines() if line.strip())
+    try:
+        total = int(count.strip() or 0)
+    except ValueError:
+        total = len(files)
+    head_pairs: list[tuple[str, str]] = []
+    for path in [f for f in files if f.lower().endswith(HEAD_SUFFIXES)][:heads]:
+        head = sandbox.call(exec_request(f"head -c 400 {shlex.quote(path)} | head -n 3", FACTS_RULES, 10.0, 2000))
+        head_value = head.get("value")
+        head_text = as_text(head_value.get("stdout") if isinstance(head_value, dict) else head_value).strip()
+        if head.get("status") == "ok" and head_text:
+            head_pairs.append((path, head_text))
+    return WorkspaceFacts(mount=policy.workspace, files=files, more_files=max(0, total - len(files)), heads=tuple(head_pairs))
+
+
+def dry_runner(sandbox: StepSandbox, policy: Policy, step_timeout: float = 10.0, skills: SkillMap = NO_SKILLS) -> Callable[[Plan], DryRun | None]:
+    """Runs read-only plans in a read-only sandbox; plans with effects are not dry-run."""
+    quick = replace_budgets(policy, step_timeout=min(step_timeout, policy.budgets.step_timeout))
+
+    def dry_run(plan: Plan) -> DryRun | None:
+        if has_effects(plan, skills):
+            return None
+        result = run_plan(plan, sandbox, quick, skills=skills)
+        failed = result.failed_step()
+        if failed is not None:
+            return DryRun(False, None, failed.failure, failed.message)
+        return DryRun(True, result.result)
+
+    return dry_run
+
+
+def compile_and_decode(
+    request: str,
+    model: ModelLike,
+    sandbox: StepSandbox,
+    policy: Policy,
+    *,
+    k: int,
+    execute_candidates: bool = True,
+    progress: Progress | None = None,
+    variants: bool = False,
+    review: bool = False,
+    skills: SkillMap = NO_SKILLS,
+) -> tuple[Compilation, Decision]:
+    say = progress or (lambda message: None)
+    say("reading the workspace")
+    facts = gather_facts(sandbox, policy)
+    compilation = compile_request(request, model, k=k, policy=policy, facts=facts, progress=say, variants=variants, skills=skills)
+    if execute_candidates and k > 1:
+        say("dry-running the read-only candidates")
+    runner = dry_runner(sandbox, policy, skills=skills) if execute_candidates and k > 1 else None
+    # the reviewer is opt-in: measured, it did not pay for its ~2 s a task (docs/compiler.md)
+    scorer = reviewer(model, request, policy.workspace) if review and k > 1 else None
+    decision = decode(compilation, runner, scorer, skills)
+    if decision.plan is None and compilation.candidates:
+        compilation = retry_with_diagnostics(compilation, model, k=k, policy=policy, facts=facts, progress=say, skills=skills)
+        decision = decode(compilation, runner, scorer, skills)
+    return compilation, decision
+
+
+SandboxFactory = Callable[[Path, bool], Any]  # (directory to mount, writable) -> a started sandbox (context manager)
+
+
+def execute_plan(
+    plan: Plan,
+    root: Path,
+    policy: Policy,
+    sandbox_factory: SandboxFactory,
+    *,
+    journal: Path,
+    on_event: EventSink | None = None,
+    run_id: str | None = None,
+    meta: dict[str, Any] | None = None,
+    on_failure: Any = None,
+    check_result: Any = None,
+    readonly_box: StepSandbox | None = None,
+    skills: SkillMap = NO_SKILLS,
+) -> RunResult:
+    """Run a chosen plan safely: read-only plans over a read-only mount; plans with
+    effects over a staged copy in the sandbox, whose changes are read back as data,
+    checked against the write roots and applied to `root` all or nothing, only if
+    every step completed, through the commit `journal` (a directory; `Paths.commits`)."""
+    emit = on_event or (lambda event: None)
+    if not has_effects(plan, skills):
+        if readonly_box is not None:
+            return run_plan(plan, readonly_box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure,
+                            check_result=check_result, skills=skills)
+        with sandbox_factory(root, False) as box:
+            return run_plan(plan, box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure, check_result=check_result, skills=skills)
+    for line in recover_commits(journal):  # a commit that a killed run left half-done is finished or undone first
+        emit(Recovered(line))
+    with sandbox_factory(root, True) as box:
+
+        def commit(run: str, sink: EventSink) -> str | None:
+            try:
+                changes, skipped = box.change_set()
+                refused = unstaged_changes(changes, skipped)
+                if refused:
+                    raise CommitRefused(refused)
+                applied = apply_changes(root, changes, policy.write, journal, run)
+            except CommitRefused as error:
+                sink(CommitRefusedEvent(run, list(error.problems)))
+                return f"the run's changes were refused, and nothing was committed: {'; '.join(error.problems[:5])}"
+            except (SandboxError, WorkspaceError) as error:
+                sink(CommitRefusedEvent(run, [str(error)]))
+                return f"nothing was committed: {error}"
+            sink(Commit(run, list(applied.written), list(applied.deleted)))
+            return None
+
+        result = run_plan(plan, box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure, check_result=check_result,
+                          finish=commit, skills=skills)
+    if not result.ok and result.error is None:  # (a refused commit has said so itself)
+        emit(Discard(result.run_id, "the run did not complete; the workspace is unchanged"))
+    return result
+
+
+def unstaged_changes(changes: list[Change], skipped: tuple[tuple[str, str], ...]) -> list[str]:
+    """Changes at (or beneath) a path that staging left out: FIFOs, sockets, unreadable
+    files, .git. The run never saw what is there, so it may not replace it."""
+    problems = []
+    for change in changes:
+        for path, why in skipped:
+            if change.path == path or change.path.startswith(path.rstrip("/") + "/"):
+                problems.append(f"{change.path}: Babel never changes version-control files" if why == "version control" else
+                                f"{change.path}: the run may not change it ({path} was not staged: {why})")
+                break
+    return problems

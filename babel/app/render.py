@@ -1,0 +1,127 @@
+"""Human views of plans, diagnostics, traces and votes: Babel's disassembler.
+
+Everything here writes to a rich Console it is given: results and views go to stdout
+(`stdout_console`), progress and diagnostics to stderr (`stderr_console`), so that a
+result can be piped. With NO_COLOR set no escape code is written at all, and a console
+that is not a terminal gets plain text.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from babel.lang import Diagnostic, Plan, Step, to_text
+from babel.verify import NO_SKILLS, Policy, SkillTable, handler, step_facts
+
+_FAIL = "[red]✗[/red]"
+_OK = "[green]✓[/green]"
+
+
+def stderr_console() -> Console:
+    """Progress, diagnostics and prompts: stderr, so that results can be piped."""
+    return Console(stderr=True, highlight=False, soft_wrap=True, **_plain())
+
+
+def stdout_console() -> Console:
+    """Results and views (a trace, the ISA, the repair memory): stdout, for `> file` and `| less`."""
+    return Console(highlight=False, soft_wrap=True, **_plain())
+
+
+def _plain() -> dict[str, Any]:
+    # NO_COLOR (no-color.org): rich drops colours for it but keeps bold and dim; no escape codes at all
+    return {"color_system": None} if os.environ.get("NO_COLOR") else {}
+
+
+def step_line(step: Step) -> str:
+    """A step in the text form, without its id."""
+    line = to_text(Plan((step,))).strip()
+    return line.split(":", 1)[1].strip() if ":" in line else line
+
+
+def show_plan(console: Console, plan: Plan, title: str = "plan", skills: SkillTable = NO_SKILLS) -> None:
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False, expand=False)
+    table.add_column("step", style="bold")
+    table.add_column("instruction", overflow="fold")
+    table.add_column("effects")
+    for step in plan.steps:
+        facts = step_facts(step, skills)
+        rules = handler(step.op)
+        mark = "[yellow]writes[/yellow]" if facts.effects else (rules.label if rules is not None else "")
+        table.add_row(step.id, escape(step_line(step)), mark)
+    console.print(table)
+    if plan.result:
+        console.print(f"result: ${plan.result}")
+
+
+def show_diagnostics(console: Console, diagnostics: list[Diagnostic], source: str | None = None) -> None:
+    for d in diagnostics:
+        colour = "red" if d.is_error else "yellow"
+        where = d.location(source)
+        prefix = f"{escape(where)}: " if where else ""
+        console.print(f"{prefix}[{colour}]{d.severity}[/{colour}] [bold]{d.code}[/bold]: {escape(d.message)}")
+
+
+def show_step_event(console: Console, event: dict[str, Any], plan: Plan | None = None) -> None:
+    step = plan.step(event["id"]) if plan else None
+    what = escape(step_line(step)) if step else event.get("op", "")
+    took = f"{event.get('duration_ms', 0):.0f} ms"
+    if event.get("status") == "ok":
+        size = event.get("bytes", 0)
+        console.print(f"{_OK} {event['id']:<4} {what}  [dim]{took}, {size} bytes[/dim]")
+    else:
+        console.print(f"{_FAIL} {event['id']:<4} {what}  [dim]{took}[/dim]")
+        console.print(f"       [red]{event.get('failure')}[/red]: {escape(str(event.get('message') or ''))}")
+        stderr = (event.get("detail") or {}).get("stderr")
+        if stderr:
+            console.print(f"       [dim]stderr: {escape(stderr.strip()[-400:])}[/dim]")
+    repair = event.get("repair")
+    if repair:
+        console.print(f"       [cyan]repaired[/cyan]: {escape(str(repair))}")
+
+
+def show_result(console: Console, text: str | None, truncated_at: int = 4000) -> None:
+    if text is None:
+        return
+    body = text if len(text) <= truncated_at else text[:truncated_at] + f"\n… ({len(text) - truncated_at} more characters)"
+    console.print(escape(body), markup=True, highlight=False)
+
+
+def show_trace(console: Console, events: list[dict[str, Any]]) -> None:
+    from babel.lang import plan_from_json
+
+    start = events[0] if events else {}
+    plan = None
+    if start.get("plan"):
+        parsed = plan_from_json(start["plan"])
+        plan = parsed.plan
+    console.print(f"[bold]run {start.get('run_id', '?')}[/bold]  {start.get('time', '')}")
+    if start.get("request"):
+        console.print(f"request: {escape(start['request'])}")
+    if start.get("root"):
+        console.print(f"root: {escape(str(start['root']))}")
+    for event in events:
+        kind = event.get("event")
+        if kind == "step":
+            show_step_event(console, event, plan)
+        elif kind == "repair":
+            reason, new = escape(str(event.get("reason", ""))), escape(str(event.get("new", "")))
+            console.print(f"[cyan]repair[/cyan] {event.get('step')}: {reason} → {new} ({event.get('outcome', '')})")
+        elif kind == "run_end":
+            status = event.get("status")
+            colour = {"ok": "green", "failed": "red", "rejected": "red"}.get(str(status), "yellow")
+            console.print(f"[{colour}]{status}[/{colour}] in {event.get('duration_ms', 0):.0f} ms")
+            for d in event.get("diagnostics", []):
+                show_diagnostics(console, [Diagnostic(**d)])
+            if event.get("result") is not None:
+                console.print("[bold]result[/bold]:")
+                show_result(console, event["result"])
+
+
+def show_policy(console: Console, policy: Policy) -> None:
+    writes = ", ".join(policy.write) if policy.write else "none"
+    console.print(f"[dim]policy: read {', '.join(policy.read)}; write {writes}; network {'on' if policy.network else 'off'}[/dim]")

@@ -1,0 +1,5 @@
+"""`python -m babel.cli`."""
+
+from babel.cli.main import run
+
+run()

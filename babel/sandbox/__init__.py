@@ -1,0 +1,12 @@
+"""The sandbox device: the hardened Docker executor and the workspace commit.
+
+This module is the part's public face: other parts import from here, never from its modules.
+"""
+
+from babel.sandbox.docker import SandboxError, build_image, doctor, started
+from babel.sandbox.workspace import Change, CommitRefused, WorkspaceError, apply_changes, recover_commits
+
+__all__ = [
+    'Change', 'CommitRefused', 'SandboxError', 'WorkspaceError', 'apply_changes', 'build_image',
+    'doctor', 'recover_commits', 'started',
+]

@@ -1,0 +1,142 @@
+"""What every opcode's handler is, and what it may ask of the machine that runs it.
+
+A handler holds one opcode's semantics beyond what isa/opcodes.json says as data: the
+checks the verifier makes of it, the facts it states about a step (effects, the
+permission it needs, the programs it starts, the paths it writes), and how it is
+performed. Performing is pure here: a handler turns a step with resolved operands into
+executor requests through the `Machine` it is given and turns the answers into a value;
+the vm (babel.vm) owns the machine, the sandbox and the slots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, ClassVar, Protocol
+
+from babel.lang import Diagnostic, Opcode, Plan, Step, as_text
+from babel.verify.policy import Policy, resolve
+
+
+@dataclass(frozen=True)
+class StepFacts:
+    """What the verifier learned about a step, for the runtime, the renderer and `babel do`'s prompt."""
+
+    effects: bool
+    permission: str | None
+    programs: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+
+
+class SkillSignature(Protocol):
+    """What the verifier needs of a skill that a plan calls (babel.skills.Skill is one)."""
+
+    @property
+    def inputs(self) -> dict[str, Any]: ...
+    @property
+    def permissions(self) -> dict[str, Any]: ...
+    @property
+    def plan(self) -> Plan: ...
+    def needs(self, run: Policy) -> list[str]:
+        """What the skill needs that the run's policy does not grant."""
+        ...
+
+
+#: The skills a plan may call, by name: a value the caller makes (from babel.skills) and passes in.
+SkillTable = Mapping[str, SkillSignature]
+NO_SKILLS: SkillTable = MappingProxyType({})
+
+#: The facts of another step (a skill's steps, for `call`).
+FactsOf = Callable[[Step], StepFacts]
+
+
+class StepFailure(Exception):
+    """Raised while a step is performed when it cannot go on; becomes its failed status."""
+
+    def __init__(self, failure: str, message: str) -> None:
+        super().__init__(message)
+        self.failure = failure
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What performing a step gave: its value, and a failure kind when it failed."""
+
+    value: Any
+    detail: dict[str, Any] = field(default_factory=dict)  # exit code, stderr tail, a skill's step statuses, ...
+    failure: str | None = None
+    message: str | None = None
+
+
+class Machine(Protocol):
+    """What a handler may ask of the machine that performs its step (babel.vm provides it)."""
+
+    @property
+    def policy(self) -> Policy: ...
+    @property
+    def env(self) -> Mapping[str, Any]:
+        """A skill's inputs, given to its commands as environment variables."""
+        ...
+    def send(self, request: dict[str, Any]) -> dict[str, Any]:
+        """One executor request (sandbox/executor.py), its response."""
+        ...
+    def call_skill(self, name: str, inputs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """Run the skill `name` with `inputs` as one step: its value and detail (raises StepFailure)."""
+        ...
+
+
+def diag(step: Step, code: str, message: str, severity: str = "error") -> Diagnostic:
+    return Diagnostic(code, message, step=step.id, line=step.line, column=step.column, severity=severity)
+
+
+def workspace_path(policy: Policy, raw: Any, access: str) -> str:
+    """A path operand, resolved within the policy's roots (raises StepFailure when refused)."""
+    path = as_text(raw).strip()
+    verdict = resolve(policy, path, access)
+    if verdict.relative is None:
+        raise StepFailure("permission_denied", verdict.message or "path refused")
+    return verdict.relative
+
+
+def answered(response: dict[str, Any], value: Any, detail: dict[str, Any] | None = None) -> Outcome:
+    """The outcome of one executor response: ok with `value`, or its failure kind and message."""
+    detail = dict(detail or {})
+    if response.get("status") == "ok":
+        return Outcome(value, detail)
+    failure = response.get("failure") or "sandbox_error"
+    if response.get("truncated"):
+        detail["truncated"] = True
+    return Outcome(value, detail, failure, response.get("message") or failure)
+
+
+class Handler:
+    """One opcode's semantics. Subclasses set `op` (the name in isa/opcodes.json) and
+    override what their opcode does beyond the table's data."""
+
+    op: ClassVar[str]
+    #: the wire op of sandbox/executor.py this opcode sends, if any (a test keeps them in step)
+    wire: ClassVar[str | None] = None
+    #: how the renderer marks a step of this opcode that has no effects ("runs" for exec)
+    label: ClassVar[str] = ""
+
+    def check(self, step: Step, policy: Policy, skills: SkillTable) -> list[Diagnostic]:
+        """Checks of this opcode beyond the operand, type and path checks the table drives."""
+        return []
+
+    def facts(self, step: Step, opcode: Opcode, skills: SkillTable, facts_of: FactsOf) -> StepFacts:
+        """What the step does, from the table's effect and permission rules by default."""
+        given = set(step.args)
+        path = step.args.get("path")
+        effects = opcode.has_effects(given)
+        return StepFacts(effects=effects, permission=opcode.needs_permission(given),
+                         writes=(path,) if effects and isinstance(path, str) else ())
+
+    def command(self, step: Step) -> str | None:
+        """The command text the step runs, for repair prompts, review and repair memory (None: it runs none)."""
+        return None
+
+    def perform(self, step: Step, args: dict[str, Any], machine: Machine) -> Outcome:
+        """Perform the step, its operands resolved to values (`args`)."""
+        raise StepFailure("invalid_output", f"the runtime cannot run opcode {step.op!r}")

@@ -1,0 +1,10 @@
+"""The process family: fork, join, send, recv and yield are reserved.
+
+Their handlers go here, registered in HANDLERS, once isa/opcodes.json marks them implemented.
+"""
+
+from __future__ import annotations
+
+from babel.verify.ops.base import Handler
+
+HANDLERS: dict[str, Handler] = {}

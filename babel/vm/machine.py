@@ -1,0 +1,379 @@
+"""The machine: a verified plan, run one instruction at a time in a sandbox, gives a trace.
+
+A `Process` is a program (a plan), a program counter, its slots and a status. `step()`
+advances it by one instruction: the opcode's handler (babel.verify's table, one per
+opcode) turns the step's resolved operands into executor requests
+(sandbox/executor.py) and the answers into a value; the step ends ok or failed with a
+failure kind, its output bounded and its time measured. `run_plan` is a loop over
+`step()`; what happens when a step fails, or a completed result does not answer the
+request, is a `Supervisor`'s decision (babel.vm.control's `Controller` is one): it
+returns a patched program, and the process resumes at the failed step with the slots of
+the steps before it kept. Events (babel.lang's records) stream to a callback as they
+happen, so the CLI can show progress and the trace store can keep them.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from babel.lang import (
+    MAIN_PID,
+    Diagnostic,
+    Event,
+    Plan,
+    ResultChecked,
+    RunEnd,
+    RunStart,
+    SlotRef,
+    Step,
+    StepResult,
+    Value,
+    as_text,
+    preview,
+    to_json,
+)
+from babel.skills import SkillInputError, bind_inputs, skill_policy
+from babel.verify import NO_SKILLS, Outcome, Policy, SkillTable, StepFailure, handler, kernel_rules, step_facts
+
+EventSink = Callable[[Event], None]
+
+
+class StepSandbox(Protocol):
+    """What the machine needs of a sandbox: one request in, one response out."""
+
+    def call(self, request: dict[str, Any]) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    status: str  # "ok", "failed" or "rejected"
+    steps: tuple[StepResult, ...]
+    result: str | None
+    diagnostics: tuple[Diagnostic, ...]
+    duration_ms: float
+    slots: dict[str, Any] = field(default_factory=dict, compare=False)
+    plan: Plan | None = None  # the plan as it finally ran (after any repairs)
+    repairs: tuple[dict[str, Any], ...] = ()
+    model_calls: int = 0
+    # What the run would have given without the supervisor: None if it was never asked,
+    # else (completed?, result). For measuring repair on the same plan.
+    unrepaired: tuple[bool, str | None] | None = None
+    error: str | None = None  # why a run whose steps all completed still failed (its commit was refused)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def failed_step(self) -> StepResult | None:
+        """The step that stopped the run (None if it completed)."""
+        if self.ok or not self.steps:
+            return None
+        return self.steps[-1]
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+#: rules for the host's own commands (an eval task's fixture and reference answer, a skill
+#: example's setup): every program of the image, the whole workspace. Never a plan's.
+HARNESS_RULES = {"read": ["."], "write": ["."], "exec": ["*"]}
+
+
+def exec_request(cmd: str, rules: dict[str, list[str]], timeout: float, max_output: int) -> dict[str, Any]:
+    """An executor request that runs one shell command under the given kernel rules."""
+    return {"op": "exec", "args": {"cmd": cmd, "argv": None, "stdin": None, "rules": rules}, "timeout": timeout, "max_output": max_output}
+
+
+@dataclass
+class Process:
+    """A program being run: its plan, the index of its next step, its slots and its status.
+
+    `status` is "ready" (not started), "running", "done" (every step completed) or
+    "failed" (the step at `pc` failed; a supervisor may `resume` it with a patched plan).
+    """
+
+    program: Plan
+    policy: Policy
+    skills: SkillTable = field(default_factory=lambda: NO_SKILLS)
+    env: Mapping[str, Any] = field(default_factory=dict)  # a skill's inputs, for its commands
+    pid: int = MAIN_PID
+    pc: int = 0
+    slots: dict[str, Any] = field(default_factory=dict)
+    status: str = "ready"
+    results: list[StepResult] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def at(self) -> str | None:
+        """The id of the step the program counter points at (None past the end)."""
+        return self.program.steps[self.pc].id if self.pc < len(self.program.steps) else None
+
+    def resume(self, program: Plan, at: int | None = None) -> None:
+        """Go on with a patched program, at step index `at` (the current one by default)."""
+        self.program = program
+        self.pc = self.pc if at is None else at
+        self.status = "running" if self.pc < len(program.steps) else "done"
+
+    def value(self) -> Any:
+        """The program's result: its result slot, or the last step's value."""
+        plan = self.program
+        return self.slots.get(plan.result) if plan.result else self.slots.get(f"#{plan.steps[-1].id}")
+
+
+class _Machine:
+    """What a handler may ask while it performs one step of a process (babel.verify.Machine)."""
+
+    def __init__(self, process: Process, sandbox: StepSandbox) -> None:
+        self.process, self.sandbox = process, sandbox
+
+    @property
+    def policy(self) -> Policy:
+        return self.process.policy
+
+    @property
+    def env(self) -> Mapping[str, Any]:
+        return self.process.env
+
+    def send(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self.sandbox.call(request)
+
+    def call_skill(self, name: str, inputs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """A skill's plan as one step: its inputs bound as slots (and as variables for its
+        commands), under its permissions intersected with the run's. Its steps' statuses go
+        into the call step's detail; the first failure fails the call with the same kind."""
+        skill = self.process.skills.get(name)
+        if skill is None:
+            raise StepFailure("not_found", f"no skill named {name!r}")
+        try:
+            bound = bind_inputs(skill, inputs)  # type: ignore[arg-type]  # the table holds babel.skills.Skill values
+        except SkillInputError as error:
+            raise StepFailure("invalid_output", f"skill {name}: {error}") from None
+        inner = Process(skill.plan, skill_policy(skill, self.process.policy), self.process.skills, bound,  # type: ignore[arg-type]
+                        pid=self.process.pid, slots=dict(bound))
+        statuses = []
+        while inner.pc < len(inner.program.steps):
+            result = step(inner, self.sandbox)
+            statuses.append(f"{result.id} {result.status}" + (f" {result.failure}" if result.failure else ""))
+            if not result.ok:
+                raise StepFailure(result.failure or "sandbox_error", f"skill {name}, step {result.id}: {result.message}")
+        return inner.value(), {"skill": name, "steps": statuses}
+
+
+def _resolve(value: Value, slots: dict[str, Any]) -> Any:
+    if isinstance(value, SlotRef):
+        if value.name not in slots:
+            raise StepFailure("invalid_output", f"${value.name} has no value (was its step skipped?)")
+        return slots[value.name]
+    if isinstance(value, list):
+        return [as_text(_resolve(item, slots)) if isinstance(item, SlotRef) else item for item in value]
+    return value
+
+
+def _perform(process: Process, sandbox: StepSandbox, current: Step) -> Outcome:
+    rules = handler(current.op)
+    if rules is None:
+        raise StepFailure("invalid_output", f"the runtime cannot run opcode {current.op!r}")
+    args = {name: _resolve(value, process.slots) for name, value in current.args.items()}
+    return rules.perform(current, args, _Machine(process, sandbox))
+
+
+def step(process: Process, sandbox: StepSandbox) -> StepResult:
+    """Advance the process by one instruction and say how it went.
+
+    On success the step's value is stored (in its out slot, and as `#id` for the plan's
+    result) and the program counter moves on; on failure it stays at the step and the
+    process is "failed"."""
+    current = process.program.steps[process.pc]
+    process.status = "running"
+    started = time.perf_counter()
+    outcome = Outcome(None)
+    if time.perf_counter() - process.started > process.policy.budgets.run_timeout:
+        outcome = Outcome(None, failure="timeout", message=f"the run passed its budget of {process.policy.budgets.run_timeout:g} s")
+    else:
+        try:
+            outcome = _perform(process, sandbox, current)
+        except StepFailure as error:
+            outcome = Outcome(None, failure=error.failure, message=error.message)
+        except (KeyError, TypeError, re.error) as error:
+            outcome = Outcome(None, failure="invalid_output", message=f"cannot run this step: {error}")
+    shown, cut, size = preview(outcome.value, process.policy.budgets.trace_output_bytes)
+    result = StepResult(
+        id=current.id, op=current.op, status="failed" if outcome.failure else "ok", failure=outcome.failure, message=outcome.message,
+        output=shown, truncated=cut or bool(outcome.detail.get("truncated")), bytes=size,
+        duration_ms=round((time.perf_counter() - started) * 1000, 3), detail=outcome.detail, pid=process.pid,
+    )
+    process.results.append(result)
+    if result.ok:
+        if current.out:
+            process.slots[current.out] = outcome.value
+        process.slots[f"#{current.id}"] = outcome.value
+        process.pc += 1
+        process.status = "done" if process.pc == len(process.program.steps) else "running"
+    else:
+        process.status = "failed"
+    return result
+
+
+class Supervisor(Protocol):
+    """Decides what happens when a process's step fails or its result falls short.
+
+    Both return a patched program to resume at the step concerned, or None to stop."""
+
+    def step_failed(self, process: Process, result: StepResult, emit: EventSink) -> Plan | None: ...
+    def check(self, result: str) -> str | None:
+        """Why a completed read-only plan's result does not answer the request, or None."""
+        ...
+    def result_wanting(self, process: Process, problem: str, result: StepResult, emit: EventSink) -> Plan | None: ...
+
+
+#: The older form of a supervisor: (plan, index of the failed step, its result, the slots
+#: so far, the event sink) -> a patched plan, or None. The Controller is one.
+FailureHook = Callable[[Plan, int, StepResult, dict[str, Any], EventSink], "Plan | None"]
+
+#: Called with a completed read-only plan's result: why it does not answer the request, or None.
+ResultCheck = Callable[[str], "str | None"]
+
+#: Called when every step completed, before the run ends: (run id, event sink) -> None, or
+#: why the run fails after all. The pipeline's commit of a staged copy is one.
+Finish = Callable[[str, EventSink], "str | None"]
+
+
+@dataclass
+class HookSupervisor:
+    """A supervisor made of a failure hook and a result check (how `run_plan` is called)."""
+
+    on_failure: FailureHook
+    check_result: ResultCheck | None = None
+
+    def check(self, result: str) -> str | None:
+        return self.check_result(result) if self.check_result is not None else None
+
+    def step_failed(self, process: Process, result: StepResult, emit: EventSink) -> Plan | None:
+        return self.on_failure(process.program, process.pc, result, process.slots, emit)
+
+    def result_wanting(self, process: Process, problem: str, result: StepResult, emit: EventSink) -> Plan | None:
+        value = process.value()
+        flagged = replace(result, status="failed", failure="invalid_output",
+                          message=f"the step ran, but {problem}: {preview(value, 300)[0]!r}",
+                          detail={**result.detail, "result_check": problem})
+        return self.on_failure(process.program, process.pc - 1, flagged, process.slots, emit)
+
+
+def run_plan(
+    plan: Plan,
+    sandbox: StepSandbox,
+    policy: Policy | None = None,
+    *,
+    on_event: EventSink | None = None,
+    run_id: str | None = None,
+    meta: dict[str, Any] | None = None,
+    on_failure: FailureHook | None = None,
+    inputs: dict[str, Any] | None = None,
+    check_result: ResultCheck | None = None,
+    finish: Finish | None = None,
+    skills: SkillTable = NO_SKILLS,
+) -> RunResult:
+    """Run the plan, a loop over `step()`, until it completes or fails past repair.
+
+    `inputs` are slot values defined before the first step (a skill's inputs); `skills`
+    are those its `call`s may run. `on_failure` (with `check_result`) supervises it.
+
+    Steps that succeeded are never run again: a repaired plan resumes at the failed
+    step with the slots of the steps before it kept.
+
+    With `check_result` and a hook, a read-only plan whose final step completes but whose
+    result the check finds wanting (empty, or not the shape the request asks for) has
+    that step treated as failed with `invalid_output`, so the hook may repair it. If the
+    repairs do not produce a result that passes, the first result stands: the check is
+    a heuristic, and it never turns a completed run into a failed one.
+    """
+    supervisor = HookSupervisor(on_failure, check_result) if on_failure is not None else None
+    return supervise(plan, sandbox, policy or Policy(), supervisor, on_event=on_event, run_id=run_id, meta=meta,
+                     inputs=inputs, finish=finish, skills=skills, check=check_result is not None)
+
+
+def supervise(
+    plan: Plan,
+    sandbox: StepSandbox,
+    policy: Policy,
+    supervisor: Supervisor | None,
+    *,
+    on_event: EventSink | None = None,
+    run_id: str | None = None,
+    meta: dict[str, Any] | None = None,
+    inputs: dict[str, Any] | None = None,
+    finish: Finish | None = None,
+    skills: SkillTable = NO_SKILLS,
+    check: bool = False,
+) -> RunResult:
+    """Run a process to its end, the supervisor deciding on each failed step and, when
+    `check` is set and the plan is read-only, on a completed result that falls short."""
+    run_id = run_id or new_run_id()
+    emit = on_event or (lambda event: None)
+    process = Process(plan, policy, skills, dict(inputs or {}), slots=dict(inputs or {}))
+    emit(RunStart(run_id, datetime.now(UTC).isoformat(), to_json(plan), policy.to_json(), dict(meta or {}), pid=process.pid))
+    first_answer: tuple[Plan, dict[str, Any]] | None = None  # the run as it completed before any result repair
+    unrepaired: tuple[bool, str | None] | None = None
+    checking = check and supervisor is not None and not any(step_facts(s, skills).effects for s in plan.steps)
+    while process.status in ("ready", "running"):
+        result = step(process, sandbox)
+        emit(result)
+        if process.status == "failed":
+            if supervisor is not None and unrepaired is None:
+                unrepaired = (False, None)
+            patched = supervisor.step_failed(process, result, emit) if supervisor is not None else None
+            if patched is None:
+                if first_answer is not None:  # a repair of the result went wrong: the first result stands
+                    process.program, process.slots = first_answer
+                    process.resume(process.program, len(process.program.steps))
+                break
+            process.resume(patched)
+            continue
+        if checking and process.status == "done" and supervisor is not None:
+            reason = supervisor.check(as_text(process.value()))
+            if reason is not None:
+                if first_answer is None:
+                    first_answer = (process.program, dict(process.slots))
+                if unrepaired is None:
+                    unrepaired = (True, as_text(process.value()))
+                emit(ResultChecked(result.id, reason, pid=process.pid))
+                patched = supervisor.result_wanting(process, reason, result, emit)
+                if patched is None:
+                    process.program, process.slots = first_answer
+                    process.resume(process.program, len(process.program.steps))
+                else:
+                    process.resume(patched, process.pc - 1)
+    status = "ok" if process.status == "done" and process.program.steps else "failed"
+    error = finish(run_id, emit) if status == "ok" and finish is not None else None
+    if error is not None:
+        status = "failed"
+    result_text = as_text(process.value()) if status == "ok" else None
+    duration = round((time.perf_counter() - process.started) * 1000, 3)
+    skipped = [s.id for s in process.program.steps[process.pc + 1:]] if status != "ok" else []
+    results = process.results
+    emit(RunEnd(run_id, status, result_text, sum(r.ok for r in results), sum(not r.ok for r in results), skipped, duration, error,
+                pid=process.pid))
+    return RunResult(run_id, status, tuple(results), result_text, (), duration, process.slots, process.program,
+                     unrepaired=unrepaired, error=error)
+
+
+def rejected(plan: Plan | None, diagnostics: list[Diagnostic], *, on_event: EventSink | None = None,
+             run_id: str | None = None, meta: dict[str, Any] | None = None) -> RunResult:
+    """The run that did not happen because the verifier refused the plan; it is traced too."""
+    run_id = run_id or new_run_id()
+    emit = on_event or (lambda event: None)
+    emit(RunStart(run_id, datetime.now(UTC).isoformat(), to_json(plan) if plan else None, None, dict(meta or {})))
+    emit(RunEnd(run_id, "rejected", None, 0, 0, None, 0.0, diagnostics=[d.to_json() for d in diagnostics]))
+    return RunResult(run_id, "rejected", (), None, tuple(diagnostics), 0.0)
+
+
+__all__ = ["HARNESS_RULES", "EventSink", "Finish", "Process", "ResultCheck", "RunResult", "StepResult", "StepSandbox",
+           "Supervisor", "exec_request", "kernel_rules", "new_run_id", "rejected", "run_plan", "step", "supervise"]
