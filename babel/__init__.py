@@ -28,7 +28,7 @@ _API = {
     "run_plan": "vm", "Controller": "vm", "RunResult": "vm",
     "compile_and_decode": "app", "execute_plan": "app", "run_suite": "app", "load_suite": "app",
     # the commands as library calls, and the values they are given (babel/app/do.py, paths.py)
-    "do_request": "app", "run_plan_text": "app", "run_skill": "app", "run_eval": "app", "run_traced": "app",
+    "do_request": "app", "run_plan_text": "app", "run_skill": "app", "run_eval": "app", "run_traced": "app", "undo_run": "app",
     "DoOutcome": "app", "RunOutcome": "app", "RunInterrupted": "app",
     "Paths": "app", "load_skill_table": "app", "open_model": "app", "sandbox_factory": "app",
 }
@@ -39,7 +39,7 @@ __all__ = [
     'compile_request', 'decode', 'do_request', 'execute_plan', 'load_config', 'load_isa', 'load_policy',
     'load_skill_table', 'load_skills', 'load_suite', 'make_client', 'open_model', 'parse_plan', 'run_eval', 'run_plan',
     'run_plan_text', 'run_skill', 'run_suite', 'run_traced', 'sandbox_factory', 'started',
-    'to_json', 'to_text', 'verify',
+    'to_json', 'to_text', 'undo_run', 'verify',
 ]
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ if TYPE_CHECKING:
         run_suite,
         run_traced,
         sandbox_factory,
+        undo_run,
     )
     from babel.compiler import compile_request, decode
     from babel.lang import Diagnostic, Plan, Step, TraceStore, load_isa, parse_plan, to_json, to_text

@@ -2,7 +2,7 @@
 
 For each request of a fixed set, a fresh prompt (different facts, so the suffix is
 never cached from a previous call) is compiled with k = 1, 3 and 5 candidates laid out as
-the compiler does (`babel.compile.layout`), and k = 5 with prompt variants (some
+the compiler does (`babel.compiler.compile.layout`), and k = 5 with prompt variants (some
 candidates decode the variant that spells out the answer's shape) for comparison;
 every call starts from the immutable prefix's saved KV state, as a new request in a new
 process does, and pays for the rest of its prompt. Prints a markdown

@@ -185,16 +185,30 @@ def test_transient_failures_are_retried(docker_ready: None, workspace: Path) -> 
 
 
 def run_checked(model: RecordedModel, text: str, request: str, box: DockerSandbox,
-                policy: Policy | None = None) -> tuple[Any, Controller, list[dict[str, Any]]]:
+                policy: Policy | None = None, as_supervisor: bool = False) -> tuple[Any, Controller, list[dict[str, Any]]]:
     plan = parse_plan(text).plan
     assert plan is not None
     policy = policy or Policy()
     events: list[dict[str, Any]] = []
     controller = Controller(ModelRepairs(model, policy, request), policy, request=request, check=partial(result_problem, request),
                             budget=RepairBudget())
-    result = run_plan(plan, box, policy, on_failure=controller, check_result=controller.check_result, on_event=lambda e: events.append(e.to_json()))
+    if as_supervisor:  # the controller as the machine's supervisor, not a bare hook
+        result = run_plan(plan, box, policy, supervisor=controller, on_event=lambda e: events.append(e.to_json()))
+    else:
+        result = run_plan(plan, box, policy, on_failure=controller, check_result=controller.check_result,
+                          on_event=lambda e: events.append(e.to_json()))
     controller.settle_all(result.ok)
     return result, controller, events
+
+
+def test_the_controller_supervises_the_machine_as_it_does_through_the_hook(box: DockerSandbox) -> None:
+    runs = []
+    for as_supervisor in (False, True):
+        model = RecordedModel(exec_step("grep -c Error app.log"))
+        result, controller, events = run_checked(model, 's1: log = read "app.log"\ns2: exec "grep Error app.log"',
+                                                 "how many lines of app.log contain Error?", box, as_supervisor=as_supervisor)
+        runs.append((result.ok, result.result, [e["event"] for e in events], [r["outcome"] for r in controller.repairs]))
+    assert runs[0] == runs[1] and runs[0][0] and "result_check" in runs[0][2]
 
 
 def test_a_result_without_the_asked_for_shape_repairs_the_final_step_alone(box: DockerSandbox) -> None:

@@ -21,8 +21,8 @@ RANKS: list[dict[str, list[str]]] = [
     {"model": ["config", "port", "engine", "embedded", "endpoint", "cassette", "client"],
      "sandbox": ["workspace", "docker"], "verify": ["policy", "shell", "ops", "check"]},
     {"skills": ["table"]},
-    {"compiler": ["intent", "examples", "shape", "review", "compile", "decode"], "vm": ["machine", "control"]},
-    {"app": ["render", "tracecheck", "paths", "pipeline", "evaluate", "do", "pytest_plugin"]},
+    {"compiler": ["intent", "examples", "shape", "review", "compile", "decode"], "vm": ["alu", "machine", "control"]},
+    {"app": ["render", "tracecheck", "paths", "diffs", "vcs", "undo", "pipeline", "evaluate", "do", "pytest_plugin"]},
     {"cli": ["main", "__main__"]},
 ]
 

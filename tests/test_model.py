@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from babel.model import (
     Sampling,
     make_client,
 )
-from babel.model.config import ConfigError, load_config
+from babel.model.config import Config, ConfigError, load_config
 from babel.model.embedded import ModelMissing, assemble
 
 MESSAGES = [{"role": "user", "content": "count the lines"}]
@@ -154,7 +154,7 @@ def test_configuration_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 @pytest.mark.parametrize(("content", "message"), [
     ('api_key = "sk-123"\n', "keys belong in OPENAI_API_KEY"),
     ("colour = 1\n", "unknown key 'colour'"),
-    ("k = 99\n", "between 1 and 8"),
+    ("k = 99\n", "k must be a whole number from 1 to 8, not 99"),
     ("k = [\n", "not valid TOML"),
 ])
 def test_bad_config_files_are_refused_by_name(tmp_path: Path, content: str, message: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -180,10 +180,12 @@ def test_assembly_checks_size_and_hash(tmp_path: Path) -> None:
 
 
 def test_an_unknown_embedded_model_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("BABEL_MODEL_PATH", raising=False)
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    with pytest.raises(ModelError, match="unknown embedded model"):
-        make_client(load_config({"model": "gpt-17"}))
+    for name in ("BABEL_MODEL_PATH", "OPENAI_BASE_URL", "BABEL_BACKEND"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError, match="--model: model must be an embedded model .*qwen2.5-coder-0.5b.*not 'gpt-17'"):
+        load_config({"model": "gpt-17"})
+    with pytest.raises(ModelError, match="unknown embedded model"):  # a Config made in code is judged when loaded
+        make_client(Config(model="gpt-17"))
 
 
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -261,3 +263,193 @@ def test_engines_belong_to_the_pool_the_application_made(tmp_path: Path, monkeyp
         alone.close()
         assert alone.engine.ctx is None
     assert first.engine.ctx is None
+
+
+# ---- the endpoint, against a real HTTP server (an OpenAI-compatible fake) ------------------
+
+
+class FakeEndpoint:
+    """An OpenAI-compatible server on a local port that records every request it gets.
+    `models`: what `/v1/models` lists; `n`: "serve" (as many choices as asked), "ignore"
+    (one choice, as llama.cpp's server does) or "refuse" (a 400); `delay`: seconds a
+    completion takes. Each choice's text names the seed and the choice index it came from."""
+
+    def __init__(self, models: Sequence[str] = ("served-model",), n: str = "serve", delay: float = 0.0) -> None:
+        import http.server
+        import threading
+        import time
+
+        self.requests: list[tuple[str, str, dict[str, object]]] = []
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def reply(self, status: int, body: object) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+                fake.requests.append(("GET", self.path, {}))
+                self.reply(200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "me"} for m in models]})
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.requests.append(("POST", self.path, body))
+                asked = int(body.get("n", 1))
+                if asked > 1 and n == "refuse":
+                    return self.reply(400, {"error": {"message": "n must be 1", "type": "invalid_request_error"}})
+                time.sleep(delay)
+                count = asked if n == "serve" else 1
+                choices = [{"index": i, "finish_reason": "stop", "message": {"role": "assistant", "content": f"seed={body['seed']} choice={i}"},
+                            "logprobs": {"content": [{"token": "x", "logprob": -0.25, "bytes": None, "top_logprobs": []}] * 2}}
+                           for i in range(count)]
+                self.reply(200, {"id": "c", "object": "chat.completion", "created": 0, "model": body["model"], "choices": choices,
+                                 "usage": {"prompt_tokens": 7, "completion_tokens": 2 * count, "total_tokens": 7 + 2 * count}})
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def completions(self) -> list[dict[str, object]]:
+        return [body for method, path, body in self.requests if method == "POST"]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def endpoint(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEndpoint]:
+    fake = FakeEndpoint(**getattr(request, "param", {}))
+    for name in ("BABEL_MODEL", "BABEL_BACKEND", "BABEL_MODEL_PATH", "OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
+    yield fake
+    fake.close()
+
+
+def candidates(k: int) -> ModelRequest:
+    """The compiler's request of k candidates: the first greedy, the others sampled."""
+    return ModelRequest((MESSAGES,), (Sample(0.0, 100), *(Sample(0.7, 101 + i) for i in range(k - 1))))
+
+
+def test_the_endpoint_is_sent_the_model_its_server_lists_never_default(endpoint: FakeEndpoint, tmp_path: Path) -> None:
+    client = make_client(load_config({}, tmp_path))
+    client.submit([ask()])
+    assert client.name == "served-model"
+    assert [body["model"] for body in endpoint.completions()] == ["served-model"]
+    assert endpoint.requests[0][:2] == ("GET", "/v1/models")
+
+
+def test_a_model_the_user_names_is_sent_as_named_without_asking_the_server(endpoint: FakeEndpoint, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BABEL_MODEL", "qwen2.5-coder:1.5b")
+    make_client(load_config({}, tmp_path)).submit([ask()])
+    assert [(method, body.get("model")) for method, _, body in endpoint.requests] == [("POST", "qwen2.5-coder:1.5b")]
+
+
+@pytest.mark.parametrize("endpoint", [{"models": ()}], indirect=True)
+def test_a_server_that_lists_no_model_is_a_model_error_saying_how_to_name_one(endpoint: FakeEndpoint, tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="lists no models; name one with --model or BABEL_MODEL"):
+        make_client(load_config({}, tmp_path))
+
+
+def test_k_candidates_are_one_call_with_n_where_the_server_serves_it(endpoint: FakeEndpoint, tmp_path: Path) -> None:
+    [result] = make_client(load_config({}, tmp_path)).submit([candidates(5)])
+    calls = endpoint.completions()
+    assert sorted((body["temperature"], body.get("n", 1)) for body in calls) == [(0.0, 1), (0.7, 4)]  # the two calls run in parallel
+    assert [c.text for c in result.completions] == ["seed=100 choice=0", *(f"seed=101 choice={i}" for i in range(4))]
+    assert all(c.completion_tokens == 2 and c.logprob == -0.5 and c.model == "served-model" for c in result.completions)
+
+
+@pytest.mark.parametrize("endpoint", [{"n": "ignore", "delay": 0.4}, {"n": "refuse", "delay": 0.4}], indirect=True)
+def test_without_n_the_samples_are_asked_in_parallel_and_answered_in_order(endpoint: FakeEndpoint, tmp_path: Path) -> None:
+    import time
+
+    client = make_client(load_config({}, tmp_path))
+    started = time.perf_counter()
+    [result] = client.submit([candidates(5)])
+    took = time.perf_counter() - started
+    texts = [c.text.split()[0] for c in result.completions]
+    assert texts == [f"seed={100 + i}" for i in range(5)]  # each sample's own answer, in the samples' order
+    assert took < 5 * 0.4, took  # five completions of 0.4 s each, not one after another
+    calls_before = len(endpoint.completions())
+    client.submit([candidates(3)])  # the server was found out once: now one sample a call, no `n`
+    assert all(body.get("n", 1) == 1 for body in endpoint.completions()[calls_before:])
+
+
+def test_the_engine_threads_adapt_to_the_free_cores_unless_configured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from babel.model.client import engine_threads
+
+    assert engine_threads(cores=2, load=2.6) == 1  # busy cores: one thread (five times faster there than two)
+    assert engine_threads(cores=2, load=0.2) == 2
+    assert engine_threads(cores=16, load=1.0) == 4  # at most four
+    assert engine_threads(3, cores=2, load=9.0) == 3  # `threads` / BABEL_THREADS wins
+    assert 1 <= engine_threads() <= 4  # this machine's cores and load
+    monkeypatch.setenv("BABEL_THREADS", "3")
+    assert load_config({}, tmp_path).threads == 3
+
+
+# ---- the configuration's keys ------------------------------------------------------------
+
+
+def documented_keys() -> list[str]:
+    table = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text().split("## Files")[0]
+    return [line.split("`")[1] for line in table.splitlines() if line.startswith("| `")]
+
+
+GOOD = {"backend": '"cassette"', "model": '"qwen2.5-coder-0.5b"', "model_path": '"/models/m.gguf"', "base_url": '"http://127.0.0.1:8080/v1"',
+        "k": "5", "temperature": "0.2", "max_tokens": "512", "threads": "2", "cache_dir": '"/tmp/babel-cache"', "cassette": '"tape.json"'}
+
+
+def test_every_documented_key_loads_from_a_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("BABEL_K", "BABEL_MODEL", "BABEL_BACKEND", "OPENAI_BASE_URL", "BABEL_MODEL_PATH", "BABEL_TEMPERATURE", "BABEL_MAX_TOKENS",
+                 "BABEL_THREADS", "BABEL_CACHE_DIR", "BABEL_CASSETTE"):
+        monkeypatch.delenv(name, raising=False)
+    keys = documented_keys()
+    assert set(keys) == set(GOOD) and "max_tokens" in keys
+    (tmp_path / ".babel.toml").write_text("".join(f"{key} = {GOOD[key]}\n" for key in keys))
+    config = load_config({}, tmp_path)
+    assert (config.max_tokens, config.k, config.threads, config.temperature) == (512, 5, 2, 0.2)
+    assert all(config.sources[key].endswith(".babel.toml") for key in keys)
+
+
+@pytest.mark.parametrize("line", ['api_key = "abc"', 'token = "abc"', 'secret = "abc"', 'openai_api_key = "abc"', 'password = "abc"',
+                                  'model = "sk-proj-abcdefghijklmnop"', 'base_url = "Bearer abcdefghijklmnop"'])
+def test_secrets_are_known_by_their_key_name_or_their_value_shape(tmp_path: Path, line: str) -> None:
+    (tmp_path / ".babel.toml").write_text(line + "\n")
+    with pytest.raises(ConfigError, match="looks like a secret; keys belong in OPENAI_API_KEY"):
+        load_config({}, tmp_path)
+
+
+@pytest.mark.parametrize(("where", "key", "value", "allowed"), [
+    ("file", "k", "3.5", "a whole number from 1 to 8"),
+    ("file", "k", '"3"', "a whole number from 1 to 8"),
+    ("file", "k", "true", "a whole number from 1 to 8"),
+    ("file", "temperature", "9", "a number from 0 to 2"),
+    ("file", "max_tokens", "-1", "a whole number from 16 to 32768"),
+    ("file", "threads", "-2", "from 0 (adapt to the free cores) to 256"),
+    ("file", "backend", '"gpu"', "embedded, endpoint or cassette"),
+    ("file", "model", "7", "an embedded model"),
+    ("BABEL_TEMPERATURE", "temperature", "hot", "a number from 0 to 2"),
+    ("BABEL_MAX_TOKENS", "max_tokens", "1e9", "a whole number from 16 to 32768"),
+    ("BABEL_THREADS", "threads", "two", "a whole number from 0"),
+    ("OPENAI_BASE_URL", "base_url", "localhost:8080", "an http(s) URL"),
+])
+def test_a_bad_value_names_where_it_came_from_the_key_and_what_it_takes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                        where: str, key: str, value: str, allowed: str) -> None:
+    if where == "file":
+        (tmp_path / ".babel.toml").write_text(f"{key} = {value}\n")
+    else:
+        monkeypatch.setenv(where, value)
+    with pytest.raises(ConfigError) as caught:
+        load_config({}, tmp_path)
+    message = str(caught.value)
+    source = str(tmp_path / ".babel.toml") if where == "file" else where
+    assert message.startswith(f"{source}: {key} must be ") and allowed in message, message

@@ -103,8 +103,8 @@ def test_canonical_drops_slots_nothing_reads() -> None:
 def test_published_schemas_and_reference_match_the_table() -> None:
     isa_dir = data_dir("isa")
     for name, schema in schema_files().items():
-        assert json.loads((isa_dir / name).read_text()) == schema, f"isa/{name} is stale: run python -m babel.isa"
-    assert (isa_dir.parent / "docs" / "isa.md").read_text() == reference_markdown(), "docs/isa.md is stale: run python -m babel.isa"
+        assert json.loads((isa_dir / name).read_text()) == schema, f"isa/{name} is stale: run python -m babel.lang.isa"
+    assert (isa_dir.parent / "docs" / "isa.md").read_text() == reference_markdown(), "docs/isa.md is stale: run python -m babel.lang.isa"
 
 
 def test_every_implemented_opcode_documents_what_the_issue_asks() -> None:

@@ -8,28 +8,32 @@ the `Paths` (traces, the repair memory, the commit journal), the skill table
 when it is given none), runs its stages, and returns what happened as a value. A caller
 follows a run through plain callbacks and answers what only a person can: `on_event`
 gets every event the trace store gets, as it happens; `confirm` is asked before a plan
-with effects runs (unless `yes`); `ask_user` is the control loop's question (may it go
-on?). The CLI is one such caller: it parses arguments, calls these, and renders.
+with effects runs (unless `yes`); `approve` is shown a writing run's diff and says which
+files to apply; `ask_user` is the control loop's question (may it go on?). The CLI is
+one such caller: it parses arguments, calls these, and renders.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from babel.app.paths import Paths, load_skill_table
-from babel.app.pipeline import Progress, SandboxFactory, compile_and_decode, execute_plan
-from babel.compiler import STABLE_MESSAGES, Compilation, Decision, ModelRepairs, has_effects, result_problem
-from babel.lang import Diagnostic, Event, Plan, Step, TraceStore, TraceWriter, errors, parse_plan
+from babel.app.pipeline import Approve, Progress, SandboxFactory, compile_and_decode, execute_plan
+from babel.compiler import STABLE_MESSAGES, Compilation, Decision, ModelRepairs, has_effects, intent, result_problem
+from babel.lang import Diagnostic, Event, Plan, RunEnd, RunStart, Step, TraceStore, TraceWriter, errors, parse_plan
 from babel.model import Config, ModelClient, ModelPool, load_config, make_client
 from babel.sandbox import started
 from babel.skills import SkillInputError, SkillMap, bind_inputs
-from babel.verify import Policy, verify
-from babel.vm import Controller, EventSink, RepairMemory, RunResult, StepSandbox, new_run_id, rejected
+from babel.verify import Policy, asks_model, verify
+from babel.vm import ALU, Controller, EventSink, Memo, RepairMemory, RepairReport, RunResult, StepSandbox, exec_request, new_run_id, rejected, repair_report
 
 #: Asked before a plan with effects runs: may it? (`babel do` asks on the terminal.)
 Confirm = Callable[[Plan], bool]
@@ -55,6 +59,11 @@ class RunOutcome:
     confirmed: bool = True  # False: the plan has effects and no one allowed them
 
     @property
+    def report(self) -> RepairReport:
+        """What the run's repairs changed (babel.vm.repair_report); empty without a run."""
+        return repair_report(self.run) if self.run is not None else RepairReport()
+
+    @property
     def rejected(self) -> bool:
         return bool(errors(list(self.diagnostics)))
 
@@ -71,10 +80,17 @@ class DoOutcome:
     decision: Decision  # decision.plan is None: no candidate passed the verifier
     run: RunResult | None = None  # None: no plan, a dry run, or effects not confirmed
     confirmed: bool | None = None  # None: not asked (no plan, or a dry run); False: refused
+    missing: str | None = None  # a path the request names that the workspace lacks: nothing was compiled, or the run stopped there
 
     @property
     def ok(self) -> bool:
         return self.run is not None and self.run.ok
+
+    @property
+    def report(self) -> RepairReport:
+        """What the run's repairs changed, and how its answer differs from the first plan's."""
+        report = repair_report(self.run) if self.run is not None else RepairReport()
+        return report if report.missing is not None or self.missing is None else dataclasses.replace(report, missing=self.missing)
 
 
 def sandbox_factory(mount: str = "/workspace") -> SandboxFactory:
@@ -131,23 +147,30 @@ def run_traced(
     readonly_box: StepSandbox | None = None,
     sandbox: SandboxFactory | None = None,
     on_event: EventSink | None = None,
+    approve: Approve | None = None,
+    git_message: str | None = None,
+    say: Progress | None = None,
+    alu: ALU | None = None,
 ) -> RunResult:
     """Run a verified plan (over a staged copy if it writes, babel.app.execute_plan) with
     an optional repair `controller`, recording every event in the trace store under
     `paths.state` (its `meta` and the root in the run_start) and handing each to `on_event`.
-    ^C ends the trace `interrupted` and raises RunInterrupted."""
+    A writing run's diff goes to `approve` before it is applied, its old contents are kept
+    under `paths.undo`, and with `git_message` it is committed to git. ^C ends the trace
+    `interrupted` and raises RunInterrupted."""
     run_id = new_run_id()
     writer, record = _recorder(paths, run_id, on_event)
     try:
         result = execute_plan(plan, root, policy, sandbox or sandbox_factory(policy.workspace), journal=paths.commits, on_event=record,
                               run_id=run_id, meta={"root": str(root), **(meta or {})}, on_failure=controller,
                               check_result=controller.check_result if controller is not None else None, readonly_box=readonly_box,
-                              skills=skills)
+                              skills=skills, approve=approve, undo=paths.undo, git_message=git_message, say=say, alu=alu)
         if controller is not None:
             controller.settle_all(result.ok)
+            result = dataclasses.replace(result, repairs=tuple(controller.repairs), model_calls=controller.model_calls)
         return result
     except KeyboardInterrupt:
-        writer({"event": "run_end", "run_id": run_id, "status": "interrupted"})
+        record(RunEnd(run_id, "interrupted"))  # the trace and `on_event` (--json) both end `interrupted`
         raise RunInterrupted(run_id) from None
     finally:
         writer.close()
@@ -160,11 +183,15 @@ def run_plan_text(
     *,
     source: str = "<plan>",
     repair_model: Callable[[], ModelClient] | None = None,
+    model: Callable[[], ModelClient] | None = None,
     on_checked: Callable[[Plan, tuple[Diagnostic, ...]], None] | None = None,
     on_event: EventSink | None = None,
     paths: Paths | None = None,
     skills: SkillMap | None = None,
     sandbox: SandboxFactory | None = None,
+    approve: Approve | None = None,
+    git_commit: bool = False,
+    say: Progress | None = None,
 ) -> RunOutcome:
     """`babel run`: parse a plan (text or JSON form; `source` names it in diagnostics and
     the trace), verify it, and run it over `root`. A rejected plan is not run, but traced
@@ -188,8 +215,12 @@ def run_plan_text(
     controller = None
     if repair_model is not None:
         controller = Controller(ModelRepairs(repair_model(), policy, skills=table), policy, memory=RepairMemory(paths.repairs), skills=table)
-    result = run_traced(parsed.plan, root, policy, paths=paths, skills=table, meta={"source": source}, controller=controller,
-                        sandbox=sandbox, on_event=on_event)
+    alu = None
+    if model is not None and asks_model(parsed.plan):  # model ops: the model, loaded only for a plan that asks it
+        alu = ALU(model(), Memo(paths.model_memo))
+    result = run_traced(parsed.plan, root, policy, paths=paths, skills=table, meta={"source": source}, controller=controller, alu=alu,
+                        sandbox=sandbox, on_event=on_event, approve=approve, git_message=f"babel run {source}" if git_commit else None,
+                        say=say)
     return RunOutcome(result.run_id, diagnostics, result)
 
 
@@ -204,6 +235,8 @@ def run_skill(
     paths: Paths | None = None,
     skills: SkillMap | None = None,
     sandbox: SandboxFactory | None = None,
+    approve: Approve | None = None,
+    say: Progress | None = None,
 ) -> RunOutcome:
     """`babel skill run`: call the skill `name` with `inputs` (strings, arrays as a,b,c)
     over `root`, under the skill's own permissions; a skill that writes runs only if
@@ -218,7 +251,8 @@ def run_skill(
     policy = Policy().granting_writes(tuple(skill.permissions.get("write", []))).allowing_exec(tuple(skill.permissions.get("exec", [])))
     if not confirmed(plan, table, yes, confirm):
         return RunOutcome(None, confirmed=False)
-    result = run_traced(plan, root, policy, paths=paths, skills=table, meta={"skill": name}, sandbox=sandbox, on_event=on_event)
+    result = run_traced(plan, root, policy, paths=paths, skills=table, meta={"skill": name}, sandbox=sandbox, on_event=on_event,
+                        approve=approve, say=say)
     return RunOutcome(result.run_id, (), result)
 
 
@@ -240,17 +274,23 @@ def do_request(
     paths: Paths | None = None,
     skills: SkillMap | None = None,
     sandbox: SandboxFactory | None = None,
+    approve: Approve | None = None,
+    git_commit: bool = False,
 ) -> DoOutcome:
     """`babel do`: compile the request into k candidates over a read-only sandbox of
     `root`, verify them, dry-run the read-only ones and vote (`on_plan` is shown the
     compilation and the decision), then, unless `dry_run`, run the chosen plan under the
     confirmation rule (`confirmed`) with the control loop on when `repair` (its result
     check judging the answer against the request, its memory under `paths`), traced as
-    `run_traced` traces."""
+    `run_traced` traces; its diff goes to `approve` before it is applied, and with
+    `git_commit` the applied files are committed with the request as the message."""
     paths = paths or Paths.from_env()
     table = load_skill_table(paths).skills if skills is None else skills
     start = sandbox or sandbox_factory(policy.workspace)
     with start(root, False) as readonly_box:
+        missing = missing_named_path(request, readonly_box, policy)
+        if missing is not None:  # a question about something that is not there: that is its answer
+            return _missing_outcome(request, missing, root, policy, paths, on_event)
         compilation, decision = compile_and_decode(request, model, readonly_box, policy, k=k, progress=progress, skills=table)
         if on_plan is not None:
             on_plan(compilation, decision)
@@ -263,9 +303,43 @@ def do_request(
         if repair:
             controller = Controller(ModelRepairs(model, policy, request, compilation.facts, skills=table), policy, request=request,
                                     skills=table, check=partial(result_problem, request), memory=RepairMemory(paths.repairs),
-                                    ask_user=ask_user)
+                                    ask_user=ask_user, scope=intent(request).scope(policy.workspace))
         meta = {"request": request, "vote": decision.summary(),
                 "tokens": {"prompt": compilation.prompt_tokens, "completion": compilation.completion_tokens}}
         run = run_traced(plan, root, policy, paths=paths, skills=table, meta=meta, controller=controller, readonly_box=readonly_box,
-                         sandbox=start, on_event=on_event)
-    return DoOutcome(compilation, decision, run, confirmed=True)
+                         sandbox=start, on_event=on_event, approve=approve, git_message=request if git_commit else None, say=progress)
+    return DoOutcome(compilation, decision, run, confirmed=True, missing=controller.missing if controller is not None else None)
+
+
+#: what the probe for a path a request names may do, by the kernel's rules
+_PROBE_RULES = {"read": ["."], "write": [], "exec": ["find"]}
+
+
+def missing_named_path(request: str, box: StepSandbox, policy: Policy) -> str | None:
+    """The first path a question surely names (babel.compiler's `Intent.sure`, and the
+    absolute paths under the mount) that the workspace does not have, probed in the
+    sandbox; None for a request for a change (it may name what it is to create)."""
+    wanted = intent(request)
+    if wanted.wants_edit:
+        return None
+    absolute = [p for p in wanted.scope(policy.workspace) if p not in wanted.named]
+    for path in dict.fromkeys((*wanted.sure, *absolute)):
+        response = box.call(exec_request(f"find {shlex.quote('./' + path)} -maxdepth 0", _PROBE_RULES, 10.0, 4000))
+        if response.get("status") != "ok" and "No such file or directory" in json.dumps(response.get("value")):
+            return path
+    return None
+
+
+def _missing_outcome(request: str, missing: str, root: Path, policy: Policy, paths: Paths, on_event: EventSink | None) -> DoOutcome:
+    """`do_request`'s answer to a question about a path that is not there: nothing compiled
+    or run, and a trace that says so (run_start, run_end failed with the reason)."""
+    message = f"the request names {missing}, and there is no {missing} in the workspace"
+    run_id = new_run_id()
+    writer, record = _recorder(paths, run_id, on_event)
+    try:
+        record(RunStart(run_id, datetime.now(UTC).isoformat(), None, policy.to_json(), {"request": request, "root": str(root)}))
+        record(RunEnd(run_id, "failed", None, 0, 0, [], 0.0, message))
+    finally:
+        writer.close()
+    run = RunResult(run_id, "failed", (), None, (), 0.0, error=message)
+    return DoOutcome(Compilation(request, ()), Decision(None, None, (), 0, 0, f"not compiled: {message}"), run, missing=missing)

@@ -18,7 +18,7 @@ from babel.skills import Registry, load_skills, skill_dirs
 
 @dataclass(frozen=True)
 class Paths:
-    state: Path  # traces (runs/), the repair memory, the commit journal
+    state: Path  # traces (runs/), the repair memory, the commit journal, undo data
     cache: Path  # the embedded model's files and its KV cache
     config: Path  # the user's config.toml and own skills (skills/)
     project: Path  # the directory whose .babel/skills holds the project's skills
@@ -28,16 +28,23 @@ class Paths:
         """$BABEL_STATE_DIR, else $XDG_STATE_HOME/babel, else ~/.local/state/babel;
         $BABEL_CACHE_DIR, else $XDG_CACHE_HOME/babel, else ~/.cache/babel;
         $XDG_CONFIG_HOME/babel, else ~/.config/babel; the project is the current directory."""
-        home = Path.home()
-        state = os.environ.get("BABEL_STATE_DIR") or str(Path(os.environ.get("XDG_STATE_HOME") or home / ".local" / "state") / "babel")
-        cache = os.environ.get("BABEL_CACHE_DIR") or str(Path(os.environ.get("XDG_CACHE_HOME") or home / ".cache") / "babel")
-        config = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "babel"
+        def under_home(variable: str, *default: str) -> Path:  # the home directory only when asked for
+            return Path(os.environ.get(variable) or Path.home().joinpath(*default))
+
+        state = os.environ.get("BABEL_STATE_DIR") or str(under_home("XDG_STATE_HOME", ".local", "state") / "babel")
+        cache = os.environ.get("BABEL_CACHE_DIR") or str(under_home("XDG_CACHE_HOME", ".cache") / "babel")
+        config = under_home("XDG_CONFIG_HOME", ".config") / "babel"
         return cls(Path(state), Path(cache), config, project if project is not None else Path.cwd())
 
     @property
     def user_config(self) -> Path:
         """The user's configuration file (docs/configuration.md)."""
         return self.config / "config.toml"
+
+    @property
+    def model_memo(self) -> Path:
+        """The model ops' memoised answers (SQLite), so a rerun replays them."""
+        return self.state / "model-ops.sqlite"
 
     @property
     def repairs(self) -> Path:
@@ -48,6 +55,11 @@ class Paths:
     def commits(self) -> Path:
         """The commit journal: what a killed run's commit left half-done, finished or undone by the next."""
         return self.state / "commits"
+
+    @property
+    def undo(self) -> Path:
+        """The old contents applied runs replaced, kept for `babel undo` (babel.app.undo)."""
+        return self.state / "undo"
 
     def skill_dirs(self) -> list[Path]:
         """The built-in skills, then the project's, then the user's (those that exist)."""

@@ -4,27 +4,35 @@ This is the imperative shell that joins the stages: it gathers the workspace fac
 the compiler needs (through the sandbox, so no host-side file access is involved),
 asks for k candidates, dry-runs the read-only ones in a sandbox whose workspace is
 mounted read-only (agreement by execution), lets the decoder choose, and runs a chosen
-plan, committing a writing run's changes through the journal it is given. Each stage
-is a function of its own module; this one only sequences them and reports progress.
-The skill table and the journal are the caller's (babel.app.do makes them once).
+plan, applying a writing run's changes through the journal it is given: checked, shown
+as a diff to the caller's `approve` (all, some files, or none), their old contents kept
+for `babel undo`, a git work tree warned about when dirty and, if asked, committed to.
+Each stage is a function of its own module; this one only sequences them and reports
+progress. The skill table and the journal are the caller's (babel.app.do makes them once).
 """
 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
+from babel.app.diffs import ChangeReview, review_changes
+from babel.app.undo import MAX_KEPT_FILE, UndoError, UndoStore
+from babel.app.vcs import GitError, commit_run, dirty_warning, work_tree
 from babel.compiler import Compilation, Decision, DryRun, ModelLike, WorkspaceFacts, compile_request, decode, has_effects, retry_with_diagnostics, reviewer
 from babel.lang import Commit, Discard, Plan, Recovered, as_text
 from babel.lang import CommitRefused as CommitRefusedEvent
-from babel.sandbox import Change, CommitRefused, SandboxError, WorkspaceError, apply_changes, recover_commits
+from babel.sandbox import Change, CommitRefused, SandboxError, WorkspaceError, apply_changes, check_changes, read_originals, recover_commits
 from babel.skills import NO_SKILLS, SkillMap
 from babel.verify import Policy, replace_budgets
-from babel.vm import EventSink, RunResult, StepSandbox, exec_request, run_plan
+from babel.vm import ALU, EventSink, RunResult, StepSandbox, exec_request, run_plan
 
 Progress = Callable[[str], None]
+#: Asked with a writing run's diff before anything is applied: the paths to apply (all of
+#: `review.paths`, some, or none). None in their place applies all (the caller consented).
+Approve = Callable[[ChangeReview], Collection[str]]
 
 #: Lists the workspace for the compiler: files only, skipping VCS and dependency
 #: directories, sorted, bounded. Run inside the sandbox.
@@ -122,40 +130,87 @@ def execute_plan(
     check_result: Any = None,
     readonly_box: StepSandbox | None = None,
     skills: SkillMap = NO_SKILLS,
+    approve: Approve | None = None,
+    undo: Path | None = None,
+    git_message: str | None = None,
+    say: Progress | None = None,
+    alu: ALU | None = None,
 ) -> RunResult:
-    """Run a chosen plan safely: read-only plans over a read-only mount; plans with
+    """Run a chosen plan safely (`alu` answers its model ops, if any): read-only plans over a read-only mount; plans with
     effects over a staged copy in the sandbox, whose changes are read back as data,
     checked against the write roots and applied to `root` all or nothing, only if
-    every step completed, through the commit `journal` (a directory; `Paths.commits`)."""
+    every step completed, through the commit `journal` (a directory; `Paths.commits`).
+
+    Before the apply, `approve` is shown the diff (babel.app.diffs) and says which files
+    to apply; the old contents of those are kept under `undo` (`Paths.undo`) for `babel
+    undo`; in a git work tree a dirty tree is warned about in the review, and with
+    `git_message` the applied files are committed with it. `say` gets one-line notes
+    (what undo can restore, the git commit)."""
     emit = on_event or (lambda event: None)
     if not has_effects(plan, skills):
         if readonly_box is not None:
             return run_plan(plan, readonly_box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure,
-                            check_result=check_result, skills=skills)
+                            check_result=check_result, skills=skills, alu=alu)
         with sandbox_factory(root, False) as box:
-            return run_plan(plan, box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure, check_result=check_result, skills=skills)
+            return run_plan(plan, box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure, check_result=check_result,
+                            skills=skills, alu=alu)
     for line in recover_commits(journal):  # a commit that a killed run left half-done is finished or undone first
         emit(Recovered(line))
     with sandbox_factory(root, True) as box:
 
         def commit(run: str, sink: EventSink) -> str | None:
+            store = UndoStore(undo) if undo is not None else None
+            kept = False
             try:
                 changes, skipped = box.change_set()
-                refused = unstaged_changes(changes, skipped)
+                refused = unstaged_changes(changes, skipped) or check_changes(root, changes, policy.write)
                 if refused:
                     raise CommitRefused(refused)
-                applied = apply_changes(root, changes, policy.write, journal, run)
+                if not changes:
+                    sink(Commit(run, [], []))
+                    return None
+                originals = read_originals(root, [c.path for c in changes], MAX_KEPT_FILE)
+                tree = work_tree(root) if approve is not None or git_message is not None else None
+                warning = dirty_warning(tree, [c.path for c in changes]) if tree is not None else None
+                review = review_changes(run, changes, originals, undo_limit=MAX_KEPT_FILE if store else None,
+                                        warnings=(warning,) if warning else ())
+                chosen = set(review.paths if approve is None else approve(review))
+                changes = [c for c in changes if c.path in chosen]
+                if not changes:
+                    sink(Discard(run, "the changes were not applied: none was approved"))
+                    return "the changes were not applied: none was approved (the workspace is unchanged)"
+                if store is not None:
+                    store.keep(run, root, changes, originals, (meta or {}).get("request") or "")
+                    kept = True
+                applied = apply_changes(root, changes, policy.write, journal, run, expected=originals)
             except CommitRefused as error:
+                if kept and store is not None:
+                    store.forget(run)
                 sink(CommitRefusedEvent(run, list(error.problems)))
-                return f"the run's changes were refused, and nothing was committed: {'; '.join(error.problems[:5])}"
-            except (SandboxError, WorkspaceError) as error:
+                return f"the run's changes were refused, and nothing was applied: {'; '.join(error.problems[:5])}"
+            except (SandboxError, WorkspaceError, UndoError) as error:
+                if kept and store is not None:
+                    store.forget(run)
                 sink(CommitRefusedEvent(run, [str(error)]))
-                return f"nothing was committed: {error}"
+                return f"nothing was applied: {error}"
             sink(Commit(run, list(applied.written), list(applied.deleted)))
+            notify = say or (lambda message: None)
+            if store is not None:
+                notify(f"`babel undo {run}` restores what this run changed")
+            if git_message is not None:
+                if tree is None:
+                    notify("--git-commit: the workspace is not in a git work tree (or git is missing); nothing was committed to git")
+                else:
+                    try:
+                        head = commit_run(root, [*applied.written, *applied.deleted], f"{git_message}\n\nBabel-Run: {run}\n")
+                    except GitError as error:
+                        notify(f"the changes are applied, but not committed to git: {error}")
+                    else:
+                        notify(f"git commit {head}" if head else "git: the changed files are ignored by git; nothing to commit")
             return None
 
         result = run_plan(plan, box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure, check_result=check_result,
-                          finish=commit, skills=skills)
+                          finish=commit, skills=skills, alu=alu)
     if not result.ok and result.error is None:  # (a refused commit has said so itself)
         emit(Discard(result.run_id, "the run did not complete; the workspace is unchanged"))
     return result

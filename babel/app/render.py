@@ -50,8 +50,8 @@ def show_plan(console: Console, plan: Plan, title: str = "plan", skills: SkillTa
     table.add_column("effects")
     for step in plan.steps:
         facts = step_facts(step, skills)
-        rules = handler(step.op)
-        mark = "[yellow]writes[/yellow]" if facts.effects else (rules.label if rules is not None else "")
+        semantics = handler(step.op)
+        mark = "[yellow]writes[/yellow]" if facts.effects else (semantics.label if semantics is not None else "")
         table.add_row(step.id, escape(step_line(step)), mark)
     console.print(table)
     if plan.result:
@@ -115,6 +115,8 @@ def show_trace(console: Console, events: list[dict[str, Any]]) -> None:
             status = event.get("status")
             colour = {"ok": "green", "failed": "red", "rejected": "red"}.get(str(status), "yellow")
             console.print(f"[{colour}]{status}[/{colour}] in {event.get('duration_ms', 0):.0f} ms")
+            if event.get("error"):
+                console.print(f"[red]{escape(str(event['error']))}[/red]")
             for d in event.get("diagnostics", []):
                 show_diagnostics(console, [Diagnostic(**d)])
             if event.get("result") is not None:

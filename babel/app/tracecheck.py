@@ -112,7 +112,7 @@ def check(trace: Sequence[TraceLine], expect: dict[str, Any]) -> list[Finding]:
         findings.append(Finding(status == expect["status"], f"status is {expect['status']}", f"it is {status}"))
     spec = expect.get("steps") or {}
     if spec:
-        ran_ids = {e.id for e in steps}
+        ran_ids = {str(e.id) for e in steps}
         ran_ops = {e.op for e in steps}
         findings += _bounds("steps", float(len(steps)), {k: v for k, v in spec.items() if k in ("min", "max")}) if {"min", "max"} & set(spec) else []
         for name in spec.get("run", []):
@@ -120,7 +120,7 @@ def check(trace: Sequence[TraceLine], expect: dict[str, Any]) -> list[Finding]:
         for name in spec.get("not_run", []):
             findings.append(Finding(name not in ran_ids and name not in ran_ops, f"{name} did not run", "it ran"))
         for step_id, wanted in (spec.get("status") or {}).items():
-            last = next((e for e in reversed(steps) if e.id == step_id), None)
+            last = next((e for e in reversed(steps) if str(e.id) == str(step_id)), None)
             findings.append(Finding(last is not None and last.status == wanted, f"{step_id} is {wanted}",
                                     f"it is {last.status if last else 'not run'}"))
     if "tokens" in expect:
@@ -141,7 +141,7 @@ def check(trace: Sequence[TraceLine], expect: dict[str, Any]) -> list[Finding]:
     for needle in rspec.get("contains", []):
         findings.append(Finding(needle in text, f"result contains {needle!r}", f"result: {text.strip()[:200]!r}"))
     for step_id, patterns in (expect.get("output") or {}).items():
-        last = next((e for e in reversed(steps) if e.id == step_id), None)
+        last = next((e for e in reversed(steps) if str(e.id) == str(step_id)), None)
         output = "" if last is None else str(last.output)
         for pattern in patterns if isinstance(patterns, list) else [patterns]:
             findings.append(Finding(last is not None and re.search(pattern, output, re.MULTILINE) is not None,
@@ -153,7 +153,7 @@ def diff(a: Sequence[TraceLine], b: Sequence[TraceLine]) -> list[str]:
     """What differs between two runs: plan steps, statuses, outputs, result, status."""
     def summary(trace: Sequence[TraceLine]) -> tuple[dict[str, StepResult], RunEnd | None]:
         events = records(trace)
-        return {e.id: e for e in events if isinstance(e, StepResult)}, _ends(events)[1]
+        return {str(e.id): e for e in events if isinstance(e, StepResult)}, _ends(events)[1]
 
     lines: list[str] = []
     steps_a, end_a = summary(a)

@@ -53,11 +53,37 @@ class Exit(IntEnum):
     INTERRUPTED = 130
 
 
+#: The commands in `babel --help`, in the order a user needs them (others follow, as registered).
+COMMAND_ORDER = ("do", "compile", "run", "undo", "verify", "fmt", "logs", "trace", "eval", "skill", "memory", "isa", "doctor", "sandbox")
+
+#: What an interrupt leaves, by command, when the command itself says nothing more precise.
+INTERRUPTED = {"eval": "the suite did not finish; no workspace was changed", "sandbox": "the image was not built",
+               "memory": "the repair memory is as it was"}
+
+
+class Commands(typer.core.TyperGroup):
+    """babel's command group: its commands listed in COMMAND_ORDER, and ^C anywhere in a
+    command exits 130 with one line saying what was (not) done (typer's own is silent)."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda name: COMMAND_ORDER.index(name) if name in COMMAND_ORDER else len(COMMAND_ORDER))
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            what = INTERRUPTED.get(ctx.invoked_subcommand or "", "nothing was run; the workspace is unchanged")
+            console.print(f"[red]interrupted[/red]: {what}")
+            raise typer.Exit(int(Exit.INTERRUPTED)) from None
+
+
 app = typer.Typer(
     name="babel",
+    cls=Commands,
     help="Run plain-language requests as safe, checkable programs: compile, verify, run in a sandbox.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion, --show-completion (docs/cli.md)
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -116,8 +142,10 @@ def make_policy(
     if timeout is not None:
         policy = replace_budgets(policy, step_timeout=timeout)
     problems = validate_policy(policy)
-    if problems:  # --allow-write /etc, --allow-exec ./x, --timeout -5: said before anything runs
-        fail("the policy cannot be used: " + "; ".join(problems))
+    if problems:  # --allow-write /etc, --allow-exec ./x, --timeout -5: said before anything runs, naming the flag
+        flags = {"'write'": "--allow-write", "'exec'": "--allow-exec", "'budgets.step_timeout'": "--timeout", "'workspace'": "--workspace"}
+        named = [next((f"{flag}: {problem}" for key, flag in flags.items() if problem.startswith(key)), problem) for problem in problems]
+        fail("the policy cannot be used: " + "; ".join(named))
     return policy
 
 
@@ -131,16 +159,17 @@ def check_root(root: Path) -> Path:
 
 # ---- shared option definitions -------------------------------------------------
 
-RootOpt = typer.Option(Path("."), "--root", "-r", help="The workspace directory the plan works on.")
-PolicyOpt = typer.Option(None, "--policy", help="A policy file (YAML or JSON): read, write, exec, network, workspace, budgets.")
-WriteOpt = typer.Option([], "--allow-write", "-w", help="Grant writes under this workspace path (repeatable; '.' = everywhere).")
-ExecOpt = typer.Option([], "--allow-exec", help="Add a program to the exec allow-list (repeatable).")
-MountOpt = typer.Option(None, "--workspace", help="Where the workspace is mounted in the sandbox (default /workspace).")
+RootOpt = typer.Option(Path("."), "--root", "-r", metavar="DIR", help="The workspace directory the plan works on.")
+PolicyOpt = typer.Option(None, "--policy", metavar="FILE", help="A policy file (YAML or JSON): read, write, exec, network, workspace, budgets.")
+WriteOpt = typer.Option([], "--allow-write", "-w", metavar="PATH", help="Grant writes under this workspace path (repeatable; '.' = everywhere).")
+ExecOpt = typer.Option([], "--allow-exec", metavar="TOOL", help="Add a program to the exec allow-list (repeatable).")
+MountOpt = typer.Option(None, "--workspace", metavar="/MOUNT", help="Where the workspace is mounted in the sandbox (default /workspace).")
 JsonOpt = typer.Option(False, "--json", help="Machine-readable output on stdout.")
 ModelOpt = typer.Option(
-    None, "--model", "-m", help="Model: an embedded name (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b), a GGUF path, or an endpoint's model name."
+    None, "--model", "-m", metavar="NAME|PATH",
+    help="Model: an embedded name (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b), a GGUF path, or an endpoint's model name."
 )
-KOpt = typer.Option(None, "-k", help="How many candidate plans to compile (default 3).")
+KOpt = typer.Option(None, "-k", metavar="N", help="How many candidate plans to compile (default 3).")
 
 
 def read_request(request: str) -> str:
@@ -158,6 +187,10 @@ def main(version: bool = typer.Option(False, "--version", "-V", help="Print the 
     if version:
         print(f"babel {__version__}")
         raise typer.Exit(0)
+    for variable in ("BABEL_STATE_DIR", "BABEL_CACHE_DIR", "XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"):
+        value = os.environ.get(variable)
+        if value and Path(value).exists() and not Path(value).is_dir():  # said here, not as a crash when a trace is written
+            fail(f"{variable}={value}: not a directory; {variable} names a directory (or unset it for the default)")
 
 
 @app.command("verify")
@@ -230,15 +263,15 @@ class Screen:
             console.print(f"[cyan]repair[/cyan] {event['step']}: {event.get('outcome')} {escape_markup(str(event.get('new') or ''))}")
         elif kind == "commit":
             changed = event["written"] + ["-" + d for d in event["deleted"]]
-            console.print(f"[dim]committed: {', '.join(changed) or 'no changes'}[/dim]")
+            console.print(f"[dim]applied: {', '.join(changed) or 'no changes'}[/dim]")
         elif kind == "commit_refused":
-            console.print("[red]commit refused[/red]: nothing was changed in the workspace")
+            console.print("[red]not applied[/red]: the run's changes were refused; nothing was changed in the workspace")
             for problem in event.get("problems") or ():
                 console.print(f"  {escape_markup(str(problem))}")
         elif kind == "recovered":
-            console.print(f"[yellow]recovered[/yellow] an interrupted commit: {escape_markup(str(event.get('detail')))}")
+            console.print(f"[yellow]recovered[/yellow] an interrupted apply: {escape_markup(str(event.get('detail')))}")
         elif kind == "discard":
-            console.print("[dim]the run did not complete: the workspace is unchanged[/dim]")
+            console.print(f"[dim]{escape_markup(str(event.get('reason') or 'the run did not complete; the workspace is unchanged'))}[/dim]")
 
 
 def skill_table() -> SkillMap:
@@ -255,6 +288,15 @@ def print_result(result: RunResult) -> None:
         sys.stdout.write(result.result if result.result.endswith("\n") else result.result + "\n")
 
 
+def show_repairs(result: RunResult) -> None:
+    """The final report's repairs (babel.vm.repair_report): what was repaired, old → new,
+    what was refused, and how the answer differs from the first plan's; on stderr."""
+    from babel.vm import repair_report
+
+    for line in repair_report(result).lines():
+        console.print(f"[cyan]report[/cyan] {escape_markup(line)}")
+
+
 @app.command("run")
 def run_cmd(
     plan_path: str = typer.Argument(..., metavar="PLAN", help="A plan file (text or JSON form), or - for stdin."),
@@ -263,9 +305,10 @@ def run_cmd(
     allow_write: list[str] = WriteOpt,
     allow_exec: list[str] = ExecOpt,
     workspace: str | None = MountOpt,
-    timeout: float | None = typer.Option(None, "--timeout", help="Seconds each step may take (default 30)."),
+    timeout: float | None = typer.Option(None, "--timeout", metavar="SECONDS", help="Seconds each step may take (default 30)."),
     repair: bool = typer.Option(False, "--repair/--no-repair", help="Repair a failing step with the model and resume (default off)."),
     model: str | None = ModelOpt,
+    git_commit: bool = typer.Option(False, "--git-commit", help="In a git work tree, commit the applied files ('babel run PLAN')."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Verify a plan, then run it step by step in the sandbox over --root."""
@@ -275,7 +318,7 @@ def run_cmd(
     policy = make_policy(policy_file, allow_write, allow_exec, workspace, timeout)
     root = check_root(root)
     paths = Paths.from_env()
-    screen = Screen(as_json, live=False)
+    screen = Screen(as_json, live=as_json)  # --json: every event, a rejected plan's too (`babel trace check` reads them)
 
     def checked(plan: Plan, warnings: tuple[Diagnostic, ...]) -> None:
         screen.plan, screen.live = plan, True
@@ -287,20 +330,22 @@ def run_cmd(
         return load_model(model, root, None, paths)[1]
 
     try:
-        outcome = run_plan_text(data, root, policy, source=source, repair_model=repair_model if repair else None, on_checked=checked,
-                                on_event=screen, paths=paths, skills=load_skill_table(paths).skills)
-    except RunInterrupted:
-        fail("interrupted: the workspace is unchanged", Exit.INTERRUPTED)
+        outcome = run_plan_text(data, root, policy, source=source, repair_model=repair_model if repair else None, model=repair_model,
+                                on_checked=checked,
+                                on_event=screen, paths=paths, skills=load_skill_table(paths).skills, approve=Reviewer(ask=False, show=not as_json),
+                                git_commit=git_commit or os.environ.get("BABEL_GIT_COMMIT") == "1",
+                                say=None if as_json else (lambda msg: console.print(f"[dim]{escape_markup(msg)}[/dim]")))
+    except RunInterrupted as stopped:
+        fail(f"interrupted: the run stopped and the workspace is unchanged (babel logs {stopped.run_id})", Exit.INTERRUPTED)
     if outcome.run is None:
         diagnostics = list(outcome.diagnostics)
-        if as_json:
-            print(json.dumps({"event": "rejected", "run_id": outcome.run_id, "diagnostics": [d.to_json() for d in diagnostics]}))
         show_diagnostics(console, diagnostics, source)
         console.print(f"[red]rejected[/red]: the plan was not run (trace {outcome.run_id})")
         raise typer.Exit(int(Exit.REJECTED))
     result = outcome.run
     if not as_json:
         print_result(result)
+        show_repairs(result)
     raise typer.Exit(int(Exit.OK if result.ok else Exit.STEP_FAILED))
 
 
@@ -378,8 +423,10 @@ def load_model(model: str | None, root: Path | None, k: int | None = None, paths
     try:
         # one command is one run: its pool holds the engine until the process ends
         return open_model(model, root=root, k=k, paths=paths, progress=lambda msg: console.print(f"[dim]{msg}[/dim]"), pool=ModelPool())
-    except (ConfigError, ModelError) as error:
-        fail(str(error), Exit.MODEL_ERROR)
+    except ConfigError as error:  # a bad key, value or flag: the message names it and what it takes
+        fail(str(error), Exit.USAGE)
+    except ModelError as error:
+        fail(f"the model failed: {error}", Exit.MODEL_ERROR)
 
 
 def show_vote(decision: Any, compilation: Any) -> None:
@@ -395,8 +442,73 @@ def show_vote(decision: Any, compilation: Any) -> None:
 
 
 def ask_to_run(plan: Plan) -> bool:
-    """The confirmation `babel do` and `babel skill run` ask for, on a terminal only."""
-    return sys.stdin.isatty() and typer.confirm("Run this plan? It changes the workspace", default=False, err=True)
+    """The confirmation `babel do` and `babel skill run` ask for, on a terminal only; ^C
+    there (which the prompt turns into an abort) exits 130: nothing has run yet."""
+    if not sys.stdin.isatty():
+        return False
+    try:
+        return typer.confirm("Run this plan? (in the sandbox: its changes are shown for approval before any is applied)", default=False, err=True)
+    except typer.Abort:
+        fail("interrupted at the prompt: nothing was run; the workspace is unchanged", Exit.INTERRUPTED)
+
+
+def ask_on_terminal(question: str) -> bool:
+    """The control loop's question during a run; ^C there interrupts the run (its trace
+    ends `interrupted`, the workspace is unchanged), as ^C anywhere else in it does."""
+    try:
+        return typer.confirm(question, default=False, err=True)
+    except typer.Abort:
+        raise KeyboardInterrupt from None
+
+
+def show_review(review: Any) -> None:
+    """A writing run's changes, before they are applied: each file's summary and unified
+    diff (or why there is none: binary, too large), then the warnings; on stderr."""
+    from rich.text import Text
+
+    console.print(f"[bold]changes[/bold] ({len(review.files)} file{'s' if len(review.files) != 1 else ''}):")
+    styles = {"+": "green", "-": "red", "@": "cyan"}
+    for file in review.files:
+        console.print(Text(f"  {file.summary()}", style="bold"), highlight=False)
+        for line in file.diff.splitlines():
+            style = "bold" if line.startswith(("+++", "---")) else styles.get(line[:1], "")
+            console.print(Text(line, style=style), highlight=False, soft_wrap=True)
+    for warning in review.warnings:
+        console.print(f"[yellow]warning[/yellow]: {escape_markup(warning)}")
+
+
+@dataclass
+class Reviewer:
+    """`approve` for the library: shows a writing run's diff and says which files to apply.
+    With `ask` (a terminal, no -y) it asks: all, none, or file by file; without, it applies
+    all (the caller's consent was -y, or a plan's grants). It remembers what was declined."""
+
+    ask: bool
+    show: bool = True
+    declined: tuple[str, ...] = ()
+
+    def __call__(self, review: Any) -> list[str]:
+        if self.show:
+            show_review(review)
+        paths = list(review.paths)
+        if not self.ask:
+            return paths
+        try:
+            answer = typer.prompt("Apply these changes to the workspace? [y]es, [n]o, [p]er file", default="n", err=True,
+                                  show_default=False).strip().lower()
+            while answer not in ("y", "yes", "n", "no", "p", "per file"):
+                answer = typer.prompt("Answer y (apply all), n (apply none) or p (ask per file)", default="n", err=True,
+                                      show_default=False).strip().lower()
+            if answer.startswith("y"):
+                chosen = paths
+            elif answer.startswith("n"):
+                chosen = []
+            else:
+                chosen = [f.path for f in review.files if typer.confirm(f"  apply {f.summary()}?", default=False, err=True)]
+        except typer.Abort:
+            raise KeyboardInterrupt from None  # ^C at the prompt: the run is interrupted, nothing is applied
+        self.declined = tuple(p for p in paths if p not in chosen)
+        return chosen
 
 
 def not_confirmed() -> NoReturn:
@@ -470,9 +582,11 @@ def do_cmd(
     repair: bool = typer.Option(True, "--repair/--no-repair", help="Repair a failing step and resume (default on)."),
     workspace: str | None = MountOpt,
     allow_exec: list[str] = ExecOpt,
+    git_commit: bool = typer.Option(False, "--git-commit", help="In a git work tree, commit the applied files, the request as the message."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Compile a request into plans, choose one by vote, show it, and run it in the sandbox."""
+    """Compile a request into plans, choose one by vote, show it, run it in the sandbox, and
+    show its changes as a diff to approve before they are applied (`babel undo` restores them)."""
     from babel.app import RunInterrupted, do_request
 
     request = read_request(request)
@@ -492,12 +606,18 @@ def do_cmd(
                 show_policy(console, policy)
 
     say = (lambda msg: None) if as_json else (lambda msg: console.print(f"[dim]{msg}[/dim]"))
+    asking = not yes and sys.stdin.isatty()
+    reviewer = Reviewer(ask=asking, show=asking or not as_json)  # (a question is never asked without its diff)
     try:
         outcome = do_request(request, root, policy, client, k=config.k, repair=repair, dry_run=dry_run, yes=yes, confirm=ask_to_run,
-                             ask_user=(lambda q: typer.confirm(q, default=False, err=True)) if sys.stdin.isatty() else None,
-                             on_plan=chosen, on_event=screen, progress=say, paths=paths, skills=skills)
-    except RunInterrupted:
-        fail("interrupted: the workspace is unchanged", Exit.INTERRUPTED)
+                             ask_user=ask_on_terminal if sys.stdin.isatty() else None,
+                             on_plan=chosen, on_event=screen, progress=say, paths=paths, skills=skills, approve=reviewer,
+                             git_commit=git_commit or os.environ.get("BABEL_GIT_COMMIT") == "1")
+    except RunInterrupted as stopped:
+        fail(f"interrupted: the run stopped and the workspace is unchanged (babel logs {stopped.run_id})", Exit.INTERRUPTED)
+    if outcome.missing is not None:  # the request is about a path that is not there: that is the answer, not a repair
+        where = f" (babel logs {outcome.run.run_id})" if outcome.run is not None else ""
+        fail(f"the request names {outcome.missing}, and there is no {outcome.missing} in the workspace{where}", Exit.USAGE)
     decision = outcome.decision
     if decision.plan is None:
         show_diagnostics(console, list(decision.diagnostics))
@@ -511,7 +631,33 @@ def do_cmd(
         not_confirmed()
     if not as_json:
         print_result(outcome.run)
+        show_repairs(outcome.run)
+    if reviewer.declined and not outcome.run.ok:  # every change was declined at the review: nothing was applied
+        raise typer.Exit(int(Exit.NOT_CONFIRMED))
     raise typer.Exit(int(Exit.OK if outcome.run.ok else Exit.STEP_FAILED))
+
+
+@app.command("undo")
+def undo_cmd(
+    run_id: str | None = typer.Argument(None, metavar="[RUN]", help="A run id, a unique prefix of one, or 'last' (default: the newest run not undone)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be restored; change nothing."),
+) -> None:
+    """Restore what a run changed in its workspace, from the old contents kept with the run."""
+    from babel.app import UndoError, undo_run
+
+    try:
+        done = undo_run(run_id, paths=Paths.from_env(), dry_run=dry_run)
+    except UndoError as error:
+        fail(str(error), Exit.STEP_FAILED)
+    verb = "would restore" if dry_run else "restored"
+    console.print(f"{'dry run: ' if dry_run else ''}run {done.run_id} in {escape_markup(str(done.root))}:")
+    for path in done.restored:
+        console.print(f"  {verb} {escape_markup(path)}")
+    for path in done.removed:
+        console.print(f"  {'would remove' if dry_run else 'removed'} {escape_markup(path)} (the run created it)")
+    if not done.restored and not done.removed:
+        console.print("  nothing to restore")
+    raise typer.Exit(int(Exit.OK))
 
 
 @app.command("eval")
@@ -525,7 +671,7 @@ def eval_cmd(
                                   help="Decode some candidates on a prompt variant that spells out the answer's shape (k >= 3)."),
     review: bool = typer.Option(False, "--review/--no-review",
                                 help="Weigh candidates also by the reviewer: how likely the request is given each plan (embedded model)."),
-    jobs: int = typer.Option(1, "-j", "--jobs", help="Tasks run in parallel."),
+    jobs: int = typer.Option(1, "-j", "--jobs", min=1, max=64, help="Tasks run in parallel."),
     only: str | None = typer.Option(None, "--only", help="Run only tasks whose id contains this text."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -638,14 +784,18 @@ def trace_diff(first: str = typer.Argument(..., help="A trace file or run id."),
 
 @trace_app.command("check")
 def trace_check(
-    trace: str = typer.Argument(..., help="A trace file, a run id, or 'last'."),
-    expect: Path = typer.Option(..., "--expect", help="A YAML file of expectations (docs/ci.md)."),
+    trace: str = typer.Argument(..., help="A trace file (`babel run --json > t.jsonl`), a run id, or 'last'."),
+    expect_file: Path | None = typer.Argument(None, metavar="[EXPECT]", help="A YAML file of expectations (docs/ci.md)."),
+    expect_option: Path | None = typer.Option(None, "--expect", metavar="FILE", help="The same, as an option."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Check a trace against expectations; exit 1 with a readable report if any fails."""
     from babel.app import ExpectationError, load_expectations
     from babel.app import check_trace as check
 
+    expect = expect_option or expect_file
+    if expect is None:
+        fail("give the expectations file: babel trace check TRACE EXPECT.yaml (or --expect FILE)")
     try:
         expectations = load_expectations(expect)
     except ExpectationError as error:
@@ -829,9 +979,11 @@ def skill_run_cmd(
         fail(f"skill {name}: {error}", Exit.USAGE)
     root = check_root(root)
     try:
-        outcome = run_skill(name, values, root, yes=yes, confirm=ask_to_run, on_event=Screen(as_json), paths=paths, skills=skills)
-    except RunInterrupted:
-        fail("interrupted: the workspace is unchanged", Exit.INTERRUPTED)
+        outcome = run_skill(name, values, root, yes=yes, confirm=ask_to_run, on_event=Screen(as_json), paths=paths, skills=skills,
+                            approve=Reviewer(ask=not yes and sys.stdin.isatty(), show=not as_json or (not yes and sys.stdin.isatty())),
+                            say=None if as_json else (lambda msg: console.print(f"[dim]{escape_markup(msg)}[/dim]")))
+    except RunInterrupted as stopped:
+        fail(f"interrupted: the run stopped and the workspace is unchanged (babel logs {stopped.run_id})", Exit.INTERRUPTED)
     if outcome.run is None:
         not_confirmed()
     result = outcome.run
@@ -840,22 +992,53 @@ def skill_run_cmd(
     raise typer.Exit(int(Exit.OK if result.ok else Exit.STEP_FAILED))
 
 
+def plain_help() -> None:
+    """Help and usage errors as plain text where no terminal reads them (or NO_COLOR is set):
+    no boxes, no escape codes; and no `<bool>` after a flag on a terminal either."""
+    if os.environ.get("NO_COLOR") or not (sys.stdout.isatty() and sys.stderr.isatty()):
+        for typer_app in [app, *(group.typer_instance for group in app.registered_groups if group.typer_instance)]:
+            typer_app.rich_markup_mode = None
+
+
+def without_flag_types(command: Any) -> Any:
+    """The command tree with no type shown after a flag (rich help would say `<bool>`)."""
+    for param in command.params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    make_help_option = command.get_help_option  # -h/--help is made when asked for, so it is tidied then
+
+    def help_option(ctx: Any) -> Any:
+        option = make_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = help_option
+    for sub in getattr(command, "commands", {}).values():
+        without_flag_types(sub)
+    return command
+
+
 def run() -> None:
     """The console script: typer's app, with no traceback for anything the user did."""
+    plain_help()
     try:
-        app()
+        without_flag_types(typer.main.get_command(app))()
     except KeyboardInterrupt:
         console.print("[red]interrupted[/red]")
         raise SystemExit(int(Exit.INTERRUPTED)) from None
     except SystemExit:
         raise
     except Exception as error:  # a bug: one readable line, the traceback only on request
-        from babel.model import ModelError
+        from babel.model import ConfigError, ModelError
         from babel.sandbox import SandboxError
 
         if isinstance(error, ModelError):  # wherever it surfaced (a compile, a repair): the model failed, exit 6
             console.print(f"[red]error[/red]: the model failed: {error}")
             raise SystemExit(int(Exit.MODEL_ERROR)) from None
+        if isinstance(error, ConfigError):  # a configuration read late (a repair's model): a usage error
+            console.print(f"[red]error[/red]: {error}")
+            raise SystemExit(int(Exit.USAGE)) from None
         if isinstance(error, SandboxError):
             console.print(f"[red]error[/red]: {error}")
             raise SystemExit(int(Exit.NO_SANDBOX)) from None

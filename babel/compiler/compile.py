@@ -118,7 +118,7 @@ Rules:
 
 def _opcode_lines() -> str:
     lines = []
-    for op in load_isa().implemented():
+    for op in load_isa().compiled():
         operands = ", ".join(f"{o.name}{'' if o.required else '?'}: {o.type}" for o in op.operands.values())
         lines.append(f"- {op.name}({operands}): {op.summary}")
     return "\n".join(lines)
@@ -490,5 +490,5 @@ def _signature(steps: list[Step]) -> str:
 
 def _runs_command(step: Step) -> bool:
     """Whether the step runs a command line (exec): its `cmd` is what peepholes and repairs rewrite."""
-    rules = handler(step.op)
-    return rules is not None and rules.command(step) is not None
+    semantics = handler(step.op)
+    return semantics is not None and semantics.command(step) is not None

@@ -10,7 +10,7 @@ candidate counts for more, a plan whose dry run failed or printed nothing counts
 little, one whose output lacks the shape the request asks for (a number, sorted lines:
 babel.compiler.shape) counts for less, so does one that leaves out what the request names
 (a number it gives, a directory it names: babel.compiler.shape.plan_misses), and the model's own
-likelihood breaks ties. An optional reviewer (babel.review) weighs plans by how likely
+likelihood breaks ties. An optional reviewer (babel.compiler.review) weighs plans by how likely
 the request is given each. The decision says how many candidates agreed and why the
 winner won.
 """
@@ -33,8 +33,8 @@ FAILED_WEIGHT = 0.05
 EMPTY_WEIGHT = 0.3
 EFFECTS_WEIGHT = 0.02  # a plan that changes files when the request only asks a question: below a failed dry run's weight
 NULL_WEIGHT = 0.5  # a zero where the request asks for a number: what a plan that missed its target prints
-WRONG_SHAPE_WEIGHT = 0.2  # an output without the shape the request asks for (babel.shape)
-MISSES_WEIGHT = 0.4  # per thing the request names that the plan leaves out (babel.shape.plan_misses), at most twice
+WRONG_SHAPE_WEIGHT = 0.2  # an output without the shape the request asks for (babel.compiler.shape)
+MISSES_WEIGHT = 0.4  # per thing the request names that the plan leaves out (babel.compiler.shape.plan_misses), at most twice
 REVIEW_WEIGHT = 0.2  # how much the reviewer's log P(request | plan) moves a plan's weight (review_factors)
 
 

@@ -65,6 +65,8 @@ class Intent:
     no_dot_slash: bool = False  # "relative" anywhere, or "without the leading ./": paths as a/b, not ./a/b
     numbers: frozenset[str] = frozenset()  # numbers the request gives ("10 kilobytes", "the last 7 days")
     current_dir: bool = False  # it says "the current directory" (or folder, or this/working one)
+    named: tuple[str, ...] = ()  # workspace paths it names by relative name ("in src", "notes.txt", "logs/"), as src, notes.txt, logs
+    sure: tuple[str, ...] = ()  # those of `named` that can only be paths ("logs/", "in notes.txt", "the src directory", "in src", not "in python")
 
     @property
     def shapes(self) -> tuple[Shape, ...]:
@@ -75,6 +77,14 @@ class Intent:
         (`/testbed/media` with the workspace at /testbed), trailing punctuation dropped."""
         root = mount.rstrip("/") or "/"
         return tuple(p.rstrip("/.,;:?!'\"") for p in re.findall(rf"(?<![\w/]){re.escape(root)}(?:/[^\s'\",;:?!]*)?", self.request))
+
+    def scope(self, mount: str) -> tuple[str, ...]:
+        """The workspace paths the request names, relative to the workspace (`src`, `logs/app.log`):
+        its relative names and its absolute paths under `mount`; () when it names none (or
+        only the workspace itself). A repair keeps to them (babel.vm.control)."""
+        root = mount.rstrip("/") or "/"
+        absolute = [p[len(root):].strip("/") for p in self.paths_under(mount)]
+        return tuple(dict.fromkeys(p for p in (*self.named, *absolute) if p and p != "."))
 
 
 # ---- answer shapes (over the lower-cased request) -----------------------------------
@@ -168,6 +178,65 @@ _NUMBER_IN_REQUEST = re.compile(r"(?<![\w.\-/])(\d+)(?![\w.]*\w)")  # not part o
 _CURRENT_DIR = re.compile(r"\b(current|this|working) (directory|folder|dir)\b")
 
 
+#: a token that names a workspace path: a/b, ./a, a/, name.ext, .env (no globs, URLs or options)
+_PATH_TOKEN = re.compile(r"^(?:\./)?[\w\-]*[\w](?:[./][\w\-]+)*/?$|^\.[A-Za-z][\w.\-]*$")
+_FILE_NAME = re.compile(r"(?:^|/)[\w\-]+(?:\.[\w\-]+)*\.[A-Za-z][A-Za-z0-9]{0,7}$|^\.[A-Za-z][\w.\-]*$")
+_NOT_PATHS = frozenset({"and/or", "yes/no", "true/false", "on/off", "read/write", "input/output", "i/o", "tcp/ip", "w/o", "n/a",
+                        "either/or", "e.g", "i.e", "etc", "a.m", "p.m", "vs"})
+#: where a bare word after it is a place: "in src", "under docs"
+_PLACE = frozenset({"in", "under", "inside", "within", "from"})
+_ARTICLES = frozenset({"the", "a", "an", "my", "our", "this", "that", "its", "their"})
+_DIRECTORY = frozenset({"directory", "folder", "dir", "subdirectory", "subfolder", "tree"})
+#: a bare word ends the phrase it names a place in: "in src", "in src and ...", "in src, ..."
+_CLAUSE_END = frozenset({"and", "or", "but", "that", "which", "with", "for", "where", "whose", "then", "recursively"})
+_TOKEN = re.compile(r"[^\s]+")
+#: words that follow "in" without naming a place: "in place", "in order", "in json"
+_NOT_PLACES = frozenset({"place", "order", "total", "parallel", "reverse", "detail", "full", "general", "particular", "short", "turn",
+                         "bytes", "kilobytes", "megabytes", "lines", "words", "json", "yaml", "csv", "text", "python", "bash", "shell"})
+#: the names projects give their directories: a bare one after a place word is surely a path
+_DIRECTORY_NAMES = frozenset({
+    "src", "source", "sources", "lib", "libs", "app", "apps", "test", "tests", "spec", "docs", "doc", "bin", "build", "dist", "out",
+    "output", "config", "conf", "scripts", "data", "logs", "log", "tmp", "pkg", "cmd", "internal", "vendor", "assets", "static", "public",
+    "include", "examples", "samples", "backup", "backups", "reports", "site", "web", "www", "server", "client", "api", "services",
+    "modules", "packages", "components", "templates", "migrations", "fixtures", "media", "images", "uploads",
+})
+_SED_EXPRESSION = re.compile(r"^[sy]/[^/]*/[^/]*/[a-z0-9]*$")
+
+
+def _named_paths(request: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The workspace paths a request names by relative name, and those of them it can only
+    mean as paths. A word with a slash or a file name's extension is a path wherever it
+    stands ("notes.txt"; sure after a place word: "in notes.txt", or with a slash: "logs/");
+    a bare word is one after a place word at the end of its phrase ("in src"; sure when it
+    is a name projects give directories, as src, docs or logs: "in python" may be a
+    language) or before "directory" ("the src directory", sure)."""
+    words = [(m.group(0), m.group(0).strip("`'\"()[]<>").rstrip(".,;:?!").strip("`'\"")) for m in _TOKEN.finditer(request)]
+    named: list[str] = []
+    sure: list[str] = []
+    for i, (raw, word) in enumerate(words):
+        path = word[2:] if word.startswith("./") else word
+        path = path.rstrip("/") if path != "/" else path
+        if (not path or path == "." or "://" in word or word.startswith(("/", "-", "~")) or word.lower() in _NOT_PATHS
+                or not _PATH_TOKEN.match(word) or _SED_EXPRESSION.match(word)):
+            continue
+        before = words[i - 1][1].lower() if i else ""
+        before2 = words[i - 2][1].lower() if i > 1 else ""
+        after = words[i + 1][1].lower() if i + 1 < len(words) else ""
+        ends = i + 1 == len(words) or raw.rstrip("`'\")").endswith((",", ";", ":", "?", "!", ".")) or after in _CLAUSE_END
+        at_place = before in _PLACE or (before in _ARTICLES and before2 in _PLACE)
+        if "/" in word or _FILE_NAME.search(word):
+            if not re.search(r"[A-Za-z]", path) or re.fullmatch(r"[\d.]+[A-Za-z]{0,3}", path):
+                continue  # 1.5, 2.0, v1.2-like numbers, not names
+            named.append(path)
+            if "/" in word or at_place:
+                sure.append(path)
+        elif after in _DIRECTORY or (before in _PLACE and ends and path.lower() not in _NOT_PLACES):
+            named.append(path)
+            if after in _DIRECTORY or path.lower() in _DIRECTORY_NAMES:
+                sure.append(path)
+    return tuple(dict.fromkeys(named)), tuple(dict.fromkeys(sure))
+
+
 @lru_cache(maxsize=64)
 def intent(request: str) -> Intent:
     """What the request asks for, read once (the compiler, the vote and the result check
@@ -181,4 +250,6 @@ def intent(request: str) -> Intent:
         no_dot_slash=_RELATIVE_OR_NO_DOT_SLASH.search(text) is not None,
         numbers=frozenset(n for n in _NUMBER_IN_REQUEST.findall(request) if len(n) <= 6),
         current_dir=_CURRENT_DIR.search(text) is not None,
+        named=(paths := _named_paths(request))[0],
+        sure=paths[1],
     )

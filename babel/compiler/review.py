@@ -7,7 +7,7 @@ given the plan, as if the model had to guess what was asked from the command alo
 ("coder-reviewer" reranking). A plan that drops a condition of the request (-mtime, a
 column, a sort order) explains it worse. It costs one teacher-forced pass over a short
 prompt per distinct plan and samples nothing, so it is deterministic. The decoder folds
-the scores into its vote (babel.decode); this module only builds the question and asks
+the scores into its vote (babel.compiler.decode); this module only builds the question and asks
 it of a model that can score texts (the embedded engine; recorded cassettes replay it).
 """
 
@@ -29,8 +29,8 @@ def plan_text(plan: Plan) -> str:
     """A plan as a reviewer reads it: exec steps as their command lines, others in text form."""
     lines = []
     for step in plan.steps:
-        rules = handler(step.op)
-        command = rules.command(step) if rules is not None else None
+        semantics = handler(step.op)
+        command = semantics.command(step) if semantics is not None else None
         lines.append(command if command is not None else to_text(Plan((step,))).strip())
     return "\n".join(lines)
 

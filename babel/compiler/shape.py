@@ -126,7 +126,7 @@ def result_problem(request: str, result: str) -> str | None:
     """Why a read-only plan's result is not an answer to the request, or None if it may be.
 
     The control loop treats such a result as the final step's invalid output and repairs
-    that step (babel.run's `check_result`): an empty result, one without the asked-for
+    that step (the machine's result check, babel.vm): an empty result, one without the asked-for
     shape, or a zero where a number is asked for. A repair's result replaces the first
     only if it passes, so a count that is rightly zero stays zero.
     """

@@ -62,9 +62,6 @@ class StepResult(Event):
     def ok(self) -> bool:
         return self.status == "ok"
 
-    def to_event(self) -> dict[str, Any]:
-        return self.to_json()
-
 
 @dataclass(frozen=True)
 class ResultChecked(Event):

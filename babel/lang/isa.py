@@ -49,6 +49,7 @@ class Opcode:
     exclusive: tuple[tuple[str, ...], ...]
     one_of: tuple[tuple[str, ...], ...]
     variadic: bool = False  # operands beyond the table's are allowed (a call's skill inputs)
+    compiled: bool = True  # the compiler writes it (its prompt and decoding schema offer it)
 
     @property
     def implemented(self) -> bool:
@@ -88,6 +89,11 @@ class ISA:
     def implemented(self) -> list[Opcode]:
         return [op for op in self.opcodes.values() if op.implemented]
 
+    def compiled(self) -> list[Opcode]:
+        """The implemented opcodes the compiler writes (the model family is written by
+        hand, or by an LPU program, until the compiler learns it)."""
+        return [op for op in self.implemented() if op.compiled]
+
 
 def _opcode(name: str, entry: Mapping[str, Any]) -> Opcode:
     operands = {
@@ -118,6 +124,7 @@ def _opcode(name: str, entry: Mapping[str, Any]) -> Opcode:
         exclusive=tuple(tuple(group) for group in entry.get("exclusive", ())),
         one_of=tuple(tuple(group) for group in entry.get("one_of", ())),
         variadic=bool(entry.get("variadic", False)),
+        compiled=bool(entry.get("compiler", True)),
     )
 
 
@@ -205,15 +212,17 @@ def _operand_schema(operand: Operand) -> dict[str, Any]:
     return {"anyOf": [{"type": "string"}, slot]}
 
 
-def model_schema(skill_names: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A strict schema of implemented opcodes only, for constrained decoding.
+def model_schema(skill_names: tuple[str, ...] = (), *, every: bool = False) -> dict[str, Any]:
+    """A strict schema of the opcodes the compiler writes (`every`: all implemented ones),
+    for constrained decoding.
 
     It is generated from the table (isa/plan.strict.schema.json is a copy, checked by a
     test) so that the model can only emit steps whose operands exist; given the names of
     the installed skills, a call can only name one of them.
     """
     variants = []
-    for op in load_isa().implemented():
+    isa = load_isa()
+    for op in isa.implemented() if every else isa.compiled():
         # an operand group of which exactly one must be given becomes one variant per
         # choice, so the model cannot write both (exec with cmd and argv) or neither
         choices: list[tuple[str, ...]] = [()]
@@ -337,6 +346,9 @@ def reference_markdown() -> str:
             out.append(f"- exactly one of: {', '.join(f'`{n}=`' for n in group)}")
         for group in op.exclusive:
             out.append(f"- at most one of: {', '.join(f'`{n}=`' for n in group)}")
+        if not op.compiled:
+            out.append("- written by the compiler: not yet (plans written by hand use it; `babel do` does not offer it to the model)")
+        out.append(f"- handler: `babel/verify/ops/{op.family}.py`")
         out.append("")
     out += ["## Reserved families", "", "These opcodes are in the table so that the encoding already has room for them; the",
             "verifier rejects them (`E_OPCODE_RESERVED`) until they are implemented.", "",

@@ -10,6 +10,7 @@ config file that holds anything key-like is refused.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -42,20 +43,60 @@ _ENV = {
     "BABEL_TEMPERATURE": "temperature", "BABEL_MAX_TOKENS": "max_tokens", "BABEL_THREADS": "threads",
     "BABEL_CACHE_DIR": "cache_dir", "BABEL_CASSETTE": "cassette",
 }
+_FLAGS = {"k": "-k", "model": "--model"}
 _KEYS = {f.name for f in fields(Config)} - {"sources"}
-_SECRETS = ("key", "token", "secret", "password")
+#: What each key takes, as it is said in errors (docs/configuration.md has the same).
+ALLOWED = {
+    "backend": "embedded, endpoint or cassette",
+    "model": f"an embedded model ({', '.join(EMBEDDED_MODELS)}), a GGUF path, or the endpoint's model name",
+    "model_path": "the path of a GGUF file",
+    "base_url": "an http(s) URL of an OpenAI-compatible endpoint",
+    "k": "a whole number from 1 to 8",
+    "temperature": "a number from 0 to 2",
+    "max_tokens": "a whole number from 16 to 32768",
+    "threads": "a whole number from 0 (adapt to the free cores) to 256",
+    "cache_dir": "a directory",
+    "cassette": "the path of a cassette file",
+}
+_RANGES: dict[str, tuple[type, float, float]] = {
+    "k": (int, 1, 8), "temperature": (float, 0, 2), "max_tokens": (int, 16, 32768), "threads": (int, 0, 256),
+}
+#: Key names that hold credentials: whole names (or their last words), so `max_tokens` is no `token`.
+_SECRET_NAMES = {"key", "api_key", "apikey", "token", "access_token", "auth_token", "secret", "client_secret", "password",
+                 "passwd", "credentials", "authorization", "bearer"}
+#: Value shapes of credentials: OpenAI-style `sk-...`, GitHub, Slack, AWS, Hugging Face, a bearer header.
+_SECRET_VALUE = re.compile(r"^(sk-[A-Za-z0-9_-]{8,}|gh[pousr]_[A-Za-z0-9]{16,}|github_pat_\w{16,}|xox[abpr]-[\w-]{8,}|AKIA[0-9A-Z]{16}"
+                           r"|hf_[A-Za-z0-9]{16,}|Bearer\s+\S{8,})$")
 
 
-def _coerce(name: str, value: Any, where: str) -> Any:
-    kind = {"k": int, "max_tokens": int, "threads": int, "temperature": float}.get(name, str)
-    try:
-        value = kind(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}: {name} must be {'a number' if kind is not str else 'text'}, not {value!r}") from None
-    if name == "k" and not 1 <= value <= 8:
-        raise ConfigError(f"{where}: k must be between 1 and 8, not {value}")
-    if name == "backend" and value not in ("embedded", "endpoint", "cassette"):
-        raise ConfigError(f"{where}: backend must be embedded, endpoint or cassette, not {value!r}")
+def is_secret(key: str, value: object) -> bool:
+    """A key named like a credential (`api_key`, `token`, `openai_api_key`; not `max_tokens`),
+    or a value shaped like one (`sk-...`)."""
+    name = key.lower().replace("-", "_")
+    named = any(name == word or name.endswith("_" + word) for word in _SECRET_NAMES)
+    return named or (isinstance(value, str) and _SECRET_VALUE.match(value.strip()) is not None)
+
+
+def _coerce(name: str, value: Any, where: str, *, typed: bool = False) -> Any:
+    """`value` for key `name` (from `where`: a file, a variable, a flag), checked against
+    what the key takes (`ALLOWED`). Text (the environment's) is converted; from a file
+    (`typed`) the TOML type itself must be right: `k = "3"` or `k = 3.5` is refused."""
+    kind, least, most = _RANGES.get(name, (str, 0, 0))
+    wrong = ConfigError(f"{where}: {name} must be {ALLOWED[name]}, not {value!r}")
+    if isinstance(value, str) and not (typed and kind is not str):
+        try:
+            value = kind(value.strip())
+        except ValueError:
+            raise wrong from None
+    elif isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else kind):
+        raise wrong
+    value = kind(value)
+    if kind is str:
+        if (not value.strip() or (name == "backend" and value not in ("embedded", "endpoint", "cassette"))
+                or (name == "base_url" and not value.startswith(("http://", "https://")))):
+            raise wrong
+    elif not least <= value <= most:  # (NaN fails this too)
+        raise wrong
     return value
 
 
@@ -69,11 +110,11 @@ def _file_layer(path: Path) -> dict[str, Any]:
     section = raw.get("babel", raw) if isinstance(raw.get("babel"), dict) else raw
     layer = {}
     for key, value in section.items():
-        if any(word in key.lower() for word in _SECRETS):
+        if is_secret(str(key), value):
             raise ConfigError(f"{path}: {key!r} looks like a secret; keys belong in OPENAI_API_KEY, not in config files")
         if key not in _KEYS:
             raise ConfigError(f"{path}: unknown key {key!r} (known: {', '.join(sorted(_KEYS))})")
-        layer[key] = _coerce(key, value, str(path))
+        layer[key] = _coerce(key, value, str(path), typed=True)
     return layer
 
 
@@ -92,7 +133,7 @@ def load_config(flags: dict[str, Any] | None = None, root: Path | None = None, *
             break
     env: dict[str, Any] = {}
     if os.environ.get("OPENAI_BASE_URL"):
-        env["base_url"] = os.environ["OPENAI_BASE_URL"]
+        env["base_url"] = _coerce("base_url", os.environ["OPENAI_BASE_URL"], "OPENAI_BASE_URL")
         env["backend"] = "endpoint"
     for variable, key in _ENV.items():
         if os.environ.get(variable):
@@ -100,7 +141,7 @@ def load_config(flags: dict[str, Any] | None = None, root: Path | None = None, *
     if "model_path" in env and "backend" not in env:
         env["backend"] = "embedded"
     layers.append(("environment", env))
-    layers.append(("flags", {k: _coerce(k, v, f"--{k}") for k, v in (flags or {}).items() if v is not None}))
+    layers.append(("flags", {k: _coerce(k, v, _FLAGS.get(k, f"--{k}")) for k, v in (flags or {}).items() if v is not None}))
     config = Config()
     sources = {key: "default" for key in _KEYS}
     for where, layer in layers:
@@ -108,4 +149,8 @@ def load_config(flags: dict[str, Any] | None = None, root: Path | None = None, *
         sources.update({key: where for key in layer})
     if config.model and (config.model.endswith(".gguf") or os.sep in config.model) and config.backend == "embedded":
         config = replace(config, model_path=config.model)
+    if config.backend == "embedded" and config.model_path is None and config.model not in EMBEDDED_MODELS:
+        where = _FLAGS["model"] if sources["model"] == "flags" else "BABEL_MODEL" if sources["model"] == "environment" else sources["model"]
+        raise ConfigError(f"{where}: model must be {ALLOWED['model']}, not {config.model!r} "
+                          "(an endpoint's model names need OPENAI_BASE_URL)")
     return replace(config, sources=sources)

@@ -4,9 +4,18 @@ This module is the part's public face: other parts import from here, never from 
 """
 
 from babel.sandbox.docker import SandboxError, build_image, doctor, started
-from babel.sandbox.workspace import Change, CommitRefused, WorkspaceError, apply_changes, recover_commits
+from babel.sandbox.workspace import (
+    Change,
+    CommitRefused,
+    Original,
+    WorkspaceError,
+    apply_changes,
+    check_changes,
+    read_originals,
+    recover_commits,
+)
 
 __all__ = [
-    'Change', 'CommitRefused', 'SandboxError', 'WorkspaceError', 'apply_changes', 'build_image',
-    'doctor', 'recover_commits', 'started',
+    'Change', 'CommitRefused', 'Original', 'SandboxError', 'WorkspaceError', 'apply_changes', 'build_image',
+    'check_changes', 'doctor', 'read_originals', 'recover_commits', 'started',
 ]

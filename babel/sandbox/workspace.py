@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import re
 import secrets
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +100,7 @@ class CommitRefused(WorkspaceError):
 
     def __str__(self) -> str:
         count = len(self.problems)
-        head = f"the run's changes were not committed ({count} problem{'s' if count != 1 else ''}; nothing was applied):"
+        head = f"the run's changes were not applied ({count} problem{'s' if count != 1 else ''}; nothing was changed):"
         return "\n".join([head, *(f"  {line}" for line in self.problems)])
 
 
@@ -167,12 +168,15 @@ def check_changes(root: Path, changes: Sequence[Change], write_roots: Sequence[s
     return problems
 
 
-def apply_changes(root: Path, changes: Sequence[Change], write_roots: Sequence[str], journal_dir: Path, run_id: str) -> Changes:
+def apply_changes(root: Path, changes: Sequence[Change], write_roots: Sequence[str], journal_dir: Path, run_id: str,
+                  expected: Mapping[str, Original] | None = None) -> Changes:
     """Apply all of the changes or none of them; raises CommitRefused (nothing applied) or WorkspaceError.
 
     The set is checked first; then a journal names every temp and backup before they
     exist, the new files are written next to their targets, and each is renamed into
     place with the old version kept as a hard link until all renames have succeeded.
+    With `expected` (`read_originals` of the same paths: what the user reviewed, what
+    undo keeps), a path that no longer holds what was read refuses the whole set.
     """
     items = list(changes)
     problems = check_changes(root, items, write_roots)
@@ -196,7 +200,8 @@ def apply_changes(root: Path, changes: Sequence[Change], write_roots: Sequence[s
             if lock_fd is None:
                 raise WorkspaceError(f"cannot commit run {run_id}: another process is committing it now")
             try:
-                commit = _Commit(_Workspace(root_fd, os.path.abspath(root)), journal_fd, run_id, [_Entry.plan(c) for c in items])
+                commit = _Commit(_Workspace(root_fd, os.path.abspath(root)), journal_fd, run_id, [_Entry.plan(c) for c in items],
+                                 dict(expected) if expected is not None else None)
                 return commit.run()
             finally:
                 if _lstat(f"{run_id}.json", journal_fd) is None:
@@ -238,6 +243,89 @@ def recover_commits(journal_dir: Path) -> list[str]:
     finally:
         os.close(journal_fd)
     return lines
+
+
+@dataclass(frozen=True)
+class Original:
+    """What the workspace holds at a path, read through directory fds without following a
+    link: the old side of a change's diff, and what undo keeps."""
+
+    path: str
+    kind: str  # "missing" | "file" | "symlink" | "other" (a directory, a FIFO, ...: a change there is refused)
+    data: bytes | None = None  # a regular file's bytes; None when it is larger than the limit it was read with
+    size: int = 0
+    mode: int = 0  # permission bits (& 0o777)
+    target: str = ""  # a symlink's target
+    sha256: str = ""  # a regular file's digest (of all of it, whatever the limit)
+    ident: tuple[int, ...] = ()  # (kind, dev, inode, size, mtime): the apply refuses a path whose identity changed
+
+
+def read_originals(root: Path, paths: Sequence[str], max_bytes: int) -> dict[str, Original]:
+    """What each path holds now, keeping at most `max_bytes` of a file's data (its digest
+    is of all of it). Paths are checked as a change's are; raises WorkspaceError when the
+    root cannot be opened. Never opens a link, never blocks on a FIFO."""
+    try:
+        root_fd = _open_root(root)
+    except _Refusal as error:
+        raise WorkspaceError(str(error)) from None
+    found: dict[str, Original] = {}
+    try:
+        for path in paths:
+            if _path_problem(path):
+                found[path] = Original(path, "other")
+                continue
+            try:
+                found[path] = _read_original(root_fd, path, max_bytes)
+            except (_Refusal, OSError):
+                found[path] = Original(path, "other")
+    finally:
+        os.close(root_fd)
+    return found
+
+
+def _identity(found: _Found) -> tuple[int, ...]:
+    st = found.st
+    if found.missing is not None or st is None:
+        return (0,)
+    return (stat.S_IFMT(st.st_mode), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _read_original(root_fd: int, path: str, max_bytes: int) -> Original:
+    parts = tuple(path.split("/"))
+    found = _inspect(root_fd, parts)
+    ident = _identity(found)
+    st = found.st
+    if st is None or found.missing is not None:
+        return Original(path, "missing", ident=ident)
+    if stat.S_ISLNK(st.st_mode):
+        return Original(path, "symlink", size=st.st_size, target=found.link or "", ident=ident)
+    if not stat.S_ISREG(st.st_mode):
+        return Original(path, "other", ident=ident)
+    fd = os.dup(root_fd)
+    try:
+        for name in parts[:-1]:
+            child = os.open(name, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        file_fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=fd)
+    finally:
+        os.close(fd)
+    try:
+        opened = os.fstat(file_fd)
+        if not stat.S_ISREG(opened.st_mode) or (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
+            return Original(path, "other", ident=ident)
+        digest = hashlib.sha256()
+        kept: list[bytes] = []
+        size = 0
+        while chunk := os.read(file_fd, 1 << 20):
+            digest.update(chunk)
+            if size + len(chunk) <= max_bytes:
+                kept.append(chunk)
+            size += len(chunk)
+        data = b"".join(kept) if size <= max_bytes else None
+        return Original(path, "file", data, size, stat.S_IMODE(opened.st_mode) & 0o777, "", digest.hexdigest(), ident)
+    finally:
+        os.close(file_fd)
 
 
 # -- checking --------------------------------------------------------------------------
@@ -634,8 +722,10 @@ class _Workspace:
 class _Commit:
     """One all-or-nothing commit: the journal, the temps, the renames, and the undo."""
 
-    def __init__(self, workspace: _Workspace, journal_fd: int, run_id: str, entries: list[_Entry]) -> None:
+    def __init__(self, workspace: _Workspace, journal_fd: int, run_id: str, entries: list[_Entry],
+                 expected: dict[str, Original] | None = None) -> None:
         self.ws = workspace
+        self.expected = expected
         self.journal_fd = journal_fd
         self.run_id = run_id
         self.entries = entries
@@ -699,6 +789,7 @@ class _Commit:
             try:
                 found = _inspect(self.ws.fd, entry.parts)
                 _target_check(entry.change, entry.parts, found)
+                self.still_expected(entry.path, found)
             except _Refusal as error:
                 problems.append(f"{_show(entry.path)}: {error}")
                 continue
@@ -711,6 +802,16 @@ class _Commit:
                         self.planned_dirs.append(entry.parts[:end])
         if problems:
             raise CommitRefused(problems)
+
+    def still_expected(self, path: str, found: _Found) -> None:
+        """Refuse a path that no longer holds what `read_originals` read (and the user reviewed)."""
+        if self.expected is None:
+            return
+        original = self.expected.get(path)
+        if original is None:
+            raise _Refusal("it was not reviewed before the apply")
+        if _identity(found) != original.ident:
+            raise _Refusal("it changed in the workspace after its diff was read; nothing was applied, run the request again")
 
     def prepare(self) -> None:
         for entry in self.entries:
@@ -745,6 +846,7 @@ class _Commit:
             target = _lstat(name, fd)
             link = os.readlink(name, dir_fd=fd) if target is not None and stat.S_ISLNK(target.st_mode) else None
             _target_check(entry.change, entry.parts, _Found(None, target, link))
+            self.still_expected(entry.path, _Found(None, target, link))
             if entry.kind == "delete":
                 os.rename(name, entry.backup, src_dir_fd=fd, dst_dir_fd=fd)
                 backups.add(index)

@@ -8,12 +8,16 @@ from babel.verify.check import step_facts, verify
 from babel.verify.ops import (
     NO_SKILLS,
     OPS,
+    Answer,
+    Chat,
+    Choice,
     Handler,
     Machine,
     Outcome,
     SkillTable,
     StepFacts,
     StepFailure,
+    asks_model,
     exec_programs,
     handler,
     kernel_rules,
@@ -22,7 +26,8 @@ from babel.verify.policy import Policy, PolicyError, load_policy, path_within, r
 from babel.verify.shell import quote_argv
 
 __all__ = [
-    'NO_SKILLS', 'OPS', 'Handler', 'Machine', 'Outcome', 'Policy', 'PolicyError', 'SkillTable', 'StepFacts', 'StepFailure',
+    'NO_SKILLS', 'OPS', 'Answer', 'Chat', 'Choice', 'Handler', 'Machine', 'Outcome', 'Policy', 'PolicyError', 'SkillTable', 'StepFacts', 'StepFailure',
+    'asks_model',
     'exec_programs', 'handler', 'kernel_rules', 'load_policy', 'path_within', 'quote_argv', 'replace_budgets', 'resolve',
     'step_facts', 'validate_policy', 'verify',
 ]

@@ -164,9 +164,9 @@ def _show(value: Value) -> str:
 
 def _check_operands(step: Step, opcode: Opcode, slot_types: dict[str, str], policy: Policy, skills: SkillTable) -> list[Diagnostic]:
     out: list[Diagnostic] = []
-    rules = handler(opcode.name)
-    if opcode.variadic and rules is not None:
-        out += rules.check(step, policy, skills)
+    semantics = handler(opcode.name)
+    if opcode.variadic and semantics is not None:
+        out += semantics.check(step, policy, skills)
     for name, value in step.args.items():
         operand = opcode.operands.get(name)
         if operand is None and opcode.variadic:
@@ -190,8 +190,8 @@ def _check_operands(step: Step, opcode: Opcode, slot_types: dict[str, str], poli
         if len(present) > 1:
             out.append(_diag(step, "E_ARG_CONFLICT", f"{opcode.name} takes only one of {' or '.join(n + '=' for n in group)}"))
     out += _check_permissions(step, opcode, policy)
-    if not opcode.variadic and rules is not None:
-        out += rules.check(step, policy, skills)
+    if not opcode.variadic and semantics is not None:
+        out += semantics.check(step, policy, skills)
     out += _check_timeout(step, policy)
     return out
 
@@ -240,10 +240,10 @@ def step_facts(step: Step, skills: SkillTable = NO_SKILLS) -> StepFacts:
 
 def _step_facts(step: Step, skills: SkillTable) -> StepFacts:
     opcode = load_isa().opcodes.get(step.op)
-    rules = handler(step.op)
-    if opcode is None or rules is None:
+    semantics = handler(step.op)
+    if opcode is None or semantics is None:
         return StepFacts(effects=True, permission=None)
-    return rules.facts(step, opcode, skills, partial(_step_facts, skills=skills))
+    return semantics.facts(step, opcode, skills, partial(_step_facts, skills=skills))
 
 
 def is_valid(diagnostics: list[Diagnostic]) -> bool:

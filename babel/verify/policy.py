@@ -20,7 +20,7 @@ from typing import Any
 #: that write (sed -i, mv, rm, tee, ...) are listed too: in a read-only workspace the
 #: kernel refuses their writes, and where writes are granted they are what the user asked.
 #: Tools that can start other programs (env, xargs, timeout, find -exec, git, python3)
-#: start only programs on the step's allow-list: the kernel rules say so, and babel.shell
+#: start only programs on the step's allow-list: the kernel rules say so, and babel.verify.shell
 #: refuses the options that would hide which. No pager: plans have no terminal, and a
 #: pager can run commands.
 DEFAULT_EXEC = (
@@ -115,13 +115,15 @@ def load_policy(path: Path, base: Policy | None = None) -> Policy:
     return policy
 
 
-#: Each budget: (a whole number?, the least value, whether the least value is allowed).
-_BUDGET_RULES: dict[str, tuple[bool, float, bool]] = {
-    "steps": (True, 1, True),
-    "step_timeout": (False, 0, False),
-    "run_timeout": (False, 0, False),
-    "output_bytes": (True, 1, True),
-    "trace_output_bytes": (True, 0, True),
+#: Each budget: (a whole number?, the least value, whether the least value is allowed, the
+#: most). The most is what no run needs (a day a step, a week a run, a GiB of output): past
+#: it a value is a typo or a way around the limit, and is refused like a negative one.
+_BUDGET_RULES: dict[str, tuple[bool, float, bool, float]] = {
+    "steps": (True, 1, True, 10_000),
+    "step_timeout": (False, 0, False, 86_400),
+    "run_timeout": (False, 0, False, 604_800),
+    "output_bytes": (True, 1, True, 1 << 30),
+    "trace_output_bytes": (True, 0, True, 64 << 20),
 }
 
 
@@ -143,9 +145,9 @@ def validate_policy(policy: Policy) -> list[str]:
         problems.append("'network' must be true or false")
     if not isinstance(policy.workspace, str) or not policy.workspace.startswith("/") or "\x00" in policy.workspace:
         problems.append("'workspace' must be an absolute path such as /workspace")
-    for name, (whole, least, inclusive) in _BUDGET_RULES.items():
+    for name, (whole, least, inclusive, most) in _BUDGET_RULES.items():
         value = getattr(policy.budgets, name)
-        if (why := _budget_problem(value, whole, least, inclusive)) is not None:
+        if (why := _budget_problem(value, whole, least, inclusive, most)) is not None:
             problems.append(f"'budgets.{name}' {why}, not {value!r}")
     return problems
 
@@ -169,15 +171,28 @@ def _program_problem(name: object) -> str | None:
         return "the allow-list holds program names, not paths (the sandbox finds programs by name)"
     if "\x00" in name or any(c.isspace() for c in name):
         return "a program name holds no whitespace or NUL bytes"
+    if (meant := _misspelt(name)) is not None:
+        return f"no such program in the sandbox's tool set; did you mean {meant!r}?"
     return None
 
 
-def _budget_problem(value: object, whole: bool, least: float, inclusive: bool) -> str | None:
-    bound = f">= {least:g}" if inclusive else f"> {least:g}"
+def _misspelt(name: str) -> str | None:
+    """The known program `name` is a slip of (two neighbouring letters swapped: `grpe`), if
+    it is one. A program of the user's own (`my-tool`) is fine; only a near miss of a
+    known one is refused, since it could never run and its step would fail at run time."""
+    known = set(DEFAULT_EXEC) | set(NETWORK_TOOLS)
+    if name in known:
+        return None
+    swaps = {name[:i] + name[i + 1] + name[i] + name[i + 2:] for i in range(len(name) - 1)}
+    return next((program for program in DEFAULT_EXEC if program in swaps), None)
+
+
+def _budget_problem(value: object, whole: bool, least: float, inclusive: bool, most: float) -> str | None:
+    bound = f"{'>=' if inclusive else '>'} {least:g} and <= {most:g}"
     kind = "a whole number" if whole else "a number"
     if isinstance(value, bool) or not isinstance(value, int | float) or (whole and not isinstance(value, int)):
         return f"must be {kind} {bound}"
-    if not math.isfinite(value) or value < least or (value == least and not inclusive):
+    if not math.isfinite(value) or value < least or (value == least and not inclusive) or value > most:
         return f"must be {kind} {bound}"
     return None
 

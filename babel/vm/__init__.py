@@ -4,7 +4,8 @@ supervisor that repairs it (the control loop).
 This module is the part's public face: other parts import from here, never from its modules.
 """
 
-from babel.vm.control import Controller, RepairMemory
+from babel.vm.alu import ALU, Memo
+from babel.vm.control import Controller, Repaired, RepairMemory, RepairReport, repair_report
 from babel.vm.machine import (
     HARNESS_RULES,
     EventSink,
@@ -22,6 +23,7 @@ from babel.vm.machine import (
 )
 
 __all__ = [
-    'Controller', 'EventSink', 'Finish', 'HARNESS_RULES', 'Process', 'RepairMemory', 'RunResult', 'StepSandbox', 'Supervisor',
-    'exec_request', 'new_run_id', 'rejected', 'run_plan', 'step', 'supervise',
+    'ALU', 'Memo', 'Controller', 'EventSink', 'Finish', 'HARNESS_RULES', 'Process', 'Repaired', 'RepairMemory', 'RepairReport', 'RunResult',
+    'StepSandbox', 'Supervisor',
+    'exec_request', 'new_run_id', 'rejected', 'repair_report', 'run_plan', 'step', 'supervise',
 ]

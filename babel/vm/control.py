@@ -10,12 +10,20 @@ oscillation (the same repair proposed twice, or repairs that alternate), budgets
 bound the loop, and the integral term is `RepairMemory`: a persistent record of
 failures and of the repairs that fixed them, which proposes a learned fix first
 (for example a grep flag that keeps being needed) before asking the model.
+
+A repair changes how a step works, never what it is about: given the workspace paths the
+request names (its `scope`, read by the compiler's intent), a proposal that reaches
+outside them, or that swaps the step for a skill, is refused, and a step that fails
+because a path the request names does not exist ends the run, saying so, before any
+model is asked (`Controller.missing`). `repair_report` says what a finished run's
+repairs changed, and how its answer differs from the first plan's.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shlex
 import threading
 import time
 from collections.abc import Callable
@@ -23,9 +31,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from babel.lang import Plan, Repair, RepairRequest, Step, preview, to_text
+from babel.lang import Plan, Repair, RepairRequest, Step, StepResult, load_isa, preview, to_text
 from babel.verify import NO_SKILLS, Policy, SkillTable, handler, step_facts, verify
-from babel.vm.machine import EventSink, ResultCheck, StepResult
+from babel.vm.machine import EventSink, Process, ResultCheck, RunResult, flagged
 
 TRANSIENT = {"sandbox_error"}
 RETRY_ONCE = {"timeout"}
@@ -68,11 +76,8 @@ class RepairMemory:
 
     @staticmethod
     def key(step: Step) -> str:
-        rules = handler(step.op)
-        command = rules.command(step) if rules is not None else None
-        if command is not None:  # a step that runs a program: learned per program
-            return f"{step.op}:{(command.split() or [''])[0]}"
-        return step.op
+        op = handler(step.op)
+        return op.memory_key(step) if op is not None else step.op
 
     @classmethod
     def change(cls, old: Step, new: Step) -> str | None:
@@ -117,6 +122,128 @@ class RepairMemory:
 RepairProposer = Callable[[RepairRequest], list[list[Step]]]
 
 
+# ---- what a step is about: the paths it names, the skill it calls ------------------------
+
+#: a word of a command line that can be a path: no options, quoting, regex or shell syntax
+_PATH_WORD = re.compile(r"^[\w.\-/~@*?]+$")
+_SED_EXPRESSION = re.compile(r"^[sy]/[^/]*/[^/]*/[a-z0-9]*$")
+_PATH_TYPES = ("path", "paths")
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, str)]
+    return []
+
+
+def _relative(word: str, mount: str) -> str:
+    """A path as the workspace names it: no mount prefix, no ./, no trailing / ("." for the root)."""
+    root = mount.rstrip("/") or "/"
+    if word == root or word.startswith(root + "/"):
+        word = word[len(root):].lstrip("/") or "."
+    while word.startswith("./"):
+        word = word[2:]
+    return word.rstrip("/") or "."
+
+
+def step_paths(step: Step, mount: str = "/workspace") -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The workspace paths a step names, relative (`read`'s path, `grep`'s paths, a skill's
+    inputs), and the words of its command line that may be paths (`grep -rn x src` gives
+    x and src): (surely paths, maybe paths). Read from the ISA table's operand types and
+    the handler's command text, so no opcode is named here."""
+    opcode = load_isa().opcodes.get(step.op)
+    sure: list[str] = []
+    maybe: list[str] = []
+    for name, value in step.args.items():
+        operand = opcode.operands.get(name) if opcode is not None else None
+        if operand is not None and operand.type in _PATH_TYPES:
+            sure += _strings(value)
+        elif operand is None and opcode is not None and opcode.variadic:  # a skill's inputs
+            maybe += _strings(value)
+    semantics = handler(step.op)
+    command = semantics.command(step) if semantics is not None else None
+    if command:
+        try:
+            words = shlex.split(command)
+        except ValueError:
+            words = command.split()
+        maybe += [w for w in words[1:] if _PATH_WORD.match(w) and not w.startswith("-") and not _SED_EXPRESSION.match(w)]
+    return tuple(_relative(p, mount) for p in sure), tuple(_relative(p, mount) for p in maybe)
+
+
+def _within(path: str, scope: tuple[str, ...]) -> bool:
+    return any(path == s or path.startswith(s + "/") for s in scope)
+
+
+def _skill(step: Step, skills: SkillTable) -> str | None:
+    """The skill a step calls (from its facts), if it calls one."""
+    if step_facts(step, skills).permission != "skill":
+        return None
+    name = step.args.get("skill")
+    return name if isinstance(name, str) else "?"
+
+
+def _reads_a_slot(step: Step) -> bool:
+    return any(True for _ in step.reads())
+
+
+def scope_problem(old: Step, new_steps: list[Step], scope: tuple[str, ...], mount: str = "/workspace",
+                  skills: SkillTable = NO_SKILLS) -> str | None:
+    """Why a proposed replacement of `old` changes what the step is about, or None.
+
+    Its subject: a step that did not call a skill may not be replaced by a call of one
+    (a targeted search is not a broad review), nor a call by a call of another skill. Its
+    scope: when `old` named a path within the request's `scope`, every replacement step
+    must stay within it: name no path outside it (nor the whole workspace, `.`), and name
+    one inside it unless it reads its input from a slot."""
+    called = _skill(old, skills)
+    for new in new_steps:
+        skill = _skill(new, skills)
+        if skill is not None and skill != called:
+            what = f"the skill {called}" if called else "the step's own search"
+            return f"it swaps {what} for the skill {skill}: a repair may change how a step works, not what it looks for"
+    if not scope:
+        return None
+    sure, maybe = step_paths(old, mount)
+    if not any(_within(p, scope) for p in (*sure, *maybe)):
+        return None  # the step was not about a path the request names
+    named = ", ".join(scope)
+    for new in new_steps:
+        sure, maybe = step_paths(new, mount)
+        outside = [p for p in sure if not _within(p, scope)] + [p for p in maybe if (p == "." or "/" in p) and not _within(p, scope)]
+        if outside:
+            where = "the whole workspace" if outside[0] == "." else outside[0]
+            return f"it reaches outside {named}, the path the request names: it looks in {where}"
+        if not any(_within(p, scope) for p in (*sure, *maybe)) and not _reads_a_slot(new):
+            return f"it reaches outside {named}, the path the request names: it does not look there"
+    return None
+
+
+#: what tools and the executor say of a path that is not there (grep: src: No such file or
+#: directory; find: 'src': ...; the executor's "no such file: src/a.py")
+_MISSING = (re.compile(r"([^\s:'\"`]+)['\"`]?: No such file or directory"),
+            re.compile(r"no such file(?: or directory)?: ['\"`]?([^\s'\"`]+)", re.IGNORECASE),
+            re.compile(r"cannot (?:read|open|access|stat) ['\"`]?([^\s:'\"`]+)['\"`]?: No such file", re.IGNORECASE))
+
+
+def missing_path(step: Step, result: StepResult, scope: tuple[str, ...], mount: str = "/workspace") -> str | None:
+    """The path the request names that the failed step found missing, or None: its error
+    says a path is not there, that path is one the request names (exactly, not a guess
+    beneath it), and the step itself names it."""
+    if not scope or result.failure not in ("not_found", "nonzero_exit", "empty_match"):
+        return None
+    text = f"{result.message or ''}\n{(result.detail or {}).get('stderr') or ''}"
+    sure, maybe = step_paths(step, mount)
+    for pattern in _MISSING:
+        for match in pattern.finditer(text):
+            path = _relative(match.group(1), mount)
+            if path in scope and path in (*sure, *maybe):
+                return path
+    return None
+
+
 @dataclass
 class Controller:
     """A failure hook for `run_plan` that repairs failing steps within budgets."""
@@ -124,11 +251,12 @@ class Controller:
     propose: RepairProposer | None  # replacements for a failed step (the compiler's ModelRepairs); None: retries only
     policy: Policy
     request: str = ""
-    check: ResultCheck | None = None  # why a result does not answer the request (babel.shape.result_problem)
+    check: ResultCheck | None = None  # why a result does not answer the request (babel.compiler.result_problem)
     budget: RepairBudget = field(default_factory=RepairBudget)
     memory: RepairMemory | None = None
     ask_user: Callable[[str], bool] | None = None  # interactive: may the loop go on?
     skills: SkillTable = field(default_factory=lambda: NO_SKILLS)  # the skills the plan's calls may name (as given to run_plan)
+    scope: tuple[str, ...] = ()  # the workspace paths the request names (babel.compiler's Intent.scope): repairs keep to them
     repairs: list[dict[str, Any]] = field(default_factory=list)
     model_calls: int = 0
     _attempts: dict[str, int] = field(default_factory=dict)
@@ -136,7 +264,8 @@ class Controller:
     _seen: dict[str, list[str]] = field(default_factory=dict)
     _pending: dict[str, tuple[Step, Step, str]] = field(default_factory=dict)
     _queue: dict[str, list[tuple[list[Step], str]]] = field(default_factory=dict)  # untried proposals, per step
-    stopped: str | None = None
+    stopped: str | None = None  # why the loop gave up: "oscillation", "budget", "missing"
+    missing: str | None = None  # the path the request names that a step found missing (the run ends, unrepaired)
 
     # the hook ----------------------------------------------------------------------
     def __call__(self, plan: Plan, index: int, result: StepResult, slots: dict[str, Any], emit: EventSink) -> Plan | None:
@@ -150,6 +279,11 @@ class Controller:
                 time.sleep(self.budget.backoff_s * (2 ** tries))
                 self._log(emit, step, failure, result, step, "retry")
                 return plan
+        missing = missing_path(step, result, self.scope, self.policy.workspace)
+        if missing is not None:  # the request is about something that is not there: that is the answer
+            self.missing, self.stopped = missing, "missing"
+            self._log(emit, step, failure, result, None, f"missing: the request names {missing}, and there is no {missing} in the workspace")
+            return None
         if self.memory is not None:
             self.memory.record(step, failure, None, fixed=False)
         root = self._root_id(step)
@@ -173,6 +307,10 @@ class Controller:
                 if read_only and any(step_facts(s, self.skills).effects for s in new_steps):
                     # what was shown (and confirmed, or not asked) was a plan that changes nothing
                     self._log(emit, step, failure, result, replacement, "refused: it would change files, and the plan it repairs changes none", source)
+                    continue
+                off_task = scope_problem(step, new_steps, self.scope, self.policy.workspace, self.skills)
+                if off_task is not None:  # a repair may change how, never what
+                    self._log(emit, step, failure, result, replacement, f"refused: {off_task}", source)
                     continue
                 if problems:
                     self._log(emit, step, failure, result, replacement, f"rejected by the verifier: {problems[0].code}: {problems[0].message}", source)
@@ -208,6 +346,16 @@ class Controller:
     def check_result(self, result: str) -> str | None:
         """For `run_plan(check_result=...)`: why the result does not answer the request."""
         return self.check(result) if self.check is not None else None
+
+    # the machine's supervisor (babel.vm.machine.Supervisor) ------------------------
+    def step_failed(self, process: Process, result: StepResult, emit: EventSink) -> Plan | None:
+        return self(process.program, process.pc, result, process.slots, emit)
+
+    def result_problem(self, result: str) -> str | None:
+        return self.check_result(result)
+
+    def result_wanting(self, process: Process, problem: str, result: StepResult, emit: EventSink) -> Plan | None:
+        return self(process.program, process.pc - 1, flagged(process, problem, result), process.slots, emit)
 
     # helpers -----------------------------------------------------------------------
     def _settle(self, step: Step, fixed: bool) -> None:
@@ -286,3 +434,84 @@ class Controller:
         except Exception as error:  # the model failing is a failed repair, not a crash
             self.repairs.append({"event": "repair", "step": step.id, "outcome": f"model error: {error}"})
             return []
+
+
+# ---- the report: what the repairs changed ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Repaired:
+    """One repair that stayed in the plan that ran: step `step`'s `old` became `new`."""
+
+    step: str
+    old: str
+    new: str
+    source: str  # "model" or "memory"
+
+
+@dataclass(frozen=True)
+class RepairReport:
+    """What a finished run's repairs did, for its final report (`repair_report`)."""
+
+    repaired: tuple[Repaired, ...] = ()
+    refused: tuple[str, ...] = ()  # why proposals were refused ("it reaches outside src ...")
+    missing: str | None = None  # the path the request names that does not exist (the run failed, unrepaired)
+    first: str | None = None  # how the first plan ended, when repairs were asked for: "failed at s1 (not_found)", "completed"
+    first_result: str | None = None  # the first plan's answer, when it completed
+    differs: bool = False  # the first plan completed, and its answer is not the one given
+
+    @property
+    def empty(self) -> bool:
+        return not (self.repaired or self.refused or self.missing)
+
+    def lines(self) -> list[str]:
+        """The report as a person reads it, a line each."""
+        out: list[str] = []
+        if self.missing is not None:
+            out.append(f"the request names {self.missing}, and there is no {self.missing} in the workspace: nothing else was searched instead")
+        for r in self.repaired:
+            out.append(f"repaired {r.step}: {r.old} → {r.new}" + (f" (from {r.source})" if r.source else ""))
+        for why in dict.fromkeys(self.refused):
+            out.append(f"refused a repair: {why}")
+        if self.repaired and self.first is not None and self.first != "completed":
+            out.append(f"the first plan gave no answer ({self.first}); the answer is the repaired plan's")
+        elif self.differs:
+            out.append(f"the first plan's answer differed: {_compare(self.first_result or '')}")
+        return out
+
+
+def _compare(first: str) -> str:
+    lines = first.splitlines()
+    shown, cut, _ = preview(first, 160)
+    return f"{len(lines)} line{'s' if len(lines) != 1 else ''}, {shown!r}{' (cut)' if cut else ''}"
+
+
+_MISSING_OUTCOME = re.compile(r"^missing: the request names (.+?), and there is no ")
+
+
+def repair_report(run: RunResult) -> RepairReport:
+    """What the run's repairs (its `repairs`, the controller's records) changed and how
+    its answer differs from the first plan's (its `unrepaired`): a pure reading of the run."""
+    repaired: list[Repaired] = []
+    refused: list[str] = []
+    missing: str | None = None
+    for record in run.repairs:
+        outcome = str(record.get("outcome") or "")
+        if outcome in ("fixed", "patched") and run.ok:
+            repaired.append(Repaired(str(record.get("step")), str(record.get("old") or ""), str(record.get("new") or ""),
+                                     str(record.get("source") or "")))
+        elif outcome.startswith("refused: "):
+            refused.append(outcome[len("refused: "):])
+        elif (named := _MISSING_OUTCOME.match(outcome)) is not None:
+            missing = named.group(1)
+    first = first_result = None
+    differs = False
+    if run.unrepaired is not None:
+        completed, first_result = run.unrepaired
+        if completed:
+            first = "completed"
+            differs = run.ok and (first_result or "") != (run.result or "")
+        else:
+            failed = next((r for r in run.steps if not r.ok), None)
+            first = f"{failed.id} failed: {failed.failure}" if failed is not None else "a step failed"
+    return RepairReport(tuple(repaired), tuple(refused), missing, first, first_result, differs)

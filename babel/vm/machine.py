@@ -38,8 +38,9 @@ from babel.lang import (
     preview,
     to_json,
 )
-from babel.skills import SkillInputError, bind_inputs, skill_policy
-from babel.verify import NO_SKILLS, Outcome, Policy, SkillTable, StepFailure, handler, kernel_rules, step_facts
+from babel.skills import NO_SKILLS, SkillInputError, SkillMap, bind_inputs, skill_policy
+from babel.verify import Answer, Chat, Choice, Outcome, Policy, StepFailure, handler, kernel_rules, step_facts
+from babel.vm.alu import ALU
 
 EventSink = Callable[[Event], None]
 
@@ -102,8 +103,9 @@ class Process:
 
     program: Plan
     policy: Policy
-    skills: SkillTable = field(default_factory=lambda: NO_SKILLS)
+    skills: SkillMap = field(default_factory=lambda: NO_SKILLS)
     env: Mapping[str, Any] = field(default_factory=dict)  # a skill's inputs, for its commands
+    alu: ALU | None = None  # the model, for model ops (None: a plan with model ops fails them with model_error)
     pid: int = MAIN_PID
     pc: int = 0
     slots: dict[str, Any] = field(default_factory=dict)
@@ -151,13 +153,13 @@ class _Machine:
         into the call step's detail; the first failure fails the call with the same kind."""
         skill = self.process.skills.get(name)
         if skill is None:
-            raise StepFailure("not_found", f"no skill named {name!r}")
+            raise StepFailure("not_found", f"no skill named {name!r}" + ("" if self.process.skills else " (this run was given no skills)"))
         try:
-            bound = bind_inputs(skill, inputs)  # type: ignore[arg-type]  # the table holds babel.skills.Skill values
+            bound = bind_inputs(skill, inputs)
         except SkillInputError as error:
             raise StepFailure("invalid_output", f"skill {name}: {error}") from None
-        inner = Process(skill.plan, skill_policy(skill, self.process.policy), self.process.skills, bound,  # type: ignore[arg-type]
-                        pid=self.process.pid, slots=dict(bound))
+        inner = Process(skill.plan, skill_policy(skill, self.process.policy), self.process.skills, bound,
+                        alu=self.process.alu, pid=self.process.pid, slots=dict(bound))
         statuses = []
         while inner.pc < len(inner.program.steps):
             result = step(inner, self.sandbox)
@@ -165,6 +167,18 @@ class _Machine:
             if not result.ok:
                 raise StepFailure(result.failure or "sandbox_error", f"skill {name}, step {result.id}: {result.message}")
         return inner.value(), {"skill": name, "steps": statuses}
+
+
+    def _alu(self) -> ALU:
+        if self.process.alu is None:
+            raise StepFailure("model_error", "this run was given no model, and the step asks one")
+        return self.process.alu
+
+    def ask(self, chat: Chat, max_tokens: int) -> Answer:
+        return self._alu().ask(chat, max_tokens)
+
+    def choose(self, chat: Chat, options: list[str]) -> Choice:
+        return self._alu().choose(chat, options)
 
 
 def _resolve(value: Value, slots: dict[str, Any]) -> Any:
@@ -178,11 +192,11 @@ def _resolve(value: Value, slots: dict[str, Any]) -> Any:
 
 
 def _perform(process: Process, sandbox: StepSandbox, current: Step) -> Outcome:
-    rules = handler(current.op)
-    if rules is None:
+    semantics = handler(current.op)
+    if semantics is None:
         raise StepFailure("invalid_output", f"the runtime cannot run opcode {current.op!r}")
     args = {name: _resolve(value, process.slots) for name, value in current.args.items()}
-    return rules.perform(current, args, _Machine(process, sandbox))
+    return semantics.perform(current, args, _Machine(process, sandbox))
 
 
 def step(process: Process, sandbox: StepSandbox) -> StepResult:
@@ -191,10 +205,11 @@ def step(process: Process, sandbox: StepSandbox) -> StepResult:
     On success the step's value is stored (in its out slot, and as `#id` for the plan's
     result) and the program counter moves on; on failure it stays at the step and the
     process is "failed"."""
+    if process.pc >= len(process.program.steps):
+        raise ValueError(f"process {process.pid} has no step at {process.pc}: its program has {len(process.program.steps)}")
     current = process.program.steps[process.pc]
     process.status = "running"
     started = time.perf_counter()
-    outcome = Outcome(None)
     if time.perf_counter() - process.started > process.policy.budgets.run_timeout:
         outcome = Outcome(None, failure="timeout", message=f"the run passed its budget of {process.policy.budgets.run_timeout:g} s")
     else:
@@ -228,14 +243,14 @@ class Supervisor(Protocol):
     Both return a patched program to resume at the step concerned, or None to stop."""
 
     def step_failed(self, process: Process, result: StepResult, emit: EventSink) -> Plan | None: ...
-    def check(self, result: str) -> str | None:
+    def result_problem(self, result: str) -> str | None:
         """Why a completed read-only plan's result does not answer the request, or None."""
         ...
     def result_wanting(self, process: Process, problem: str, result: StepResult, emit: EventSink) -> Plan | None: ...
 
 
-#: The older form of a supervisor: (plan, index of the failed step, its result, the slots
-#: so far, the event sink) -> a patched plan, or None. The Controller is one.
+#: A supervisor as one function: (plan, index of the failed step, its result, the slots so
+#: far, the event sink) -> a patched plan, or None. The Controller is callable as one too.
 FailureHook = Callable[[Plan, int, StepResult, dict[str, Any], EventSink], "Plan | None"]
 
 #: Called with a completed read-only plan's result: why it does not answer the request, or None.
@@ -246,25 +261,28 @@ ResultCheck = Callable[[str], "str | None"]
 Finish = Callable[[str, EventSink], "str | None"]
 
 
+def flagged(process: Process, problem: str, result: StepResult) -> StepResult:
+    """The last step of a completed plan whose result falls short, as a failure to repair."""
+    return replace(result, status="failed", failure="invalid_output",
+                   message=f"the step ran, but {problem}: {preview(process.value(), 300)[0]!r}",
+                   detail={**result.detail, "result_check": problem})
+
+
 @dataclass
 class HookSupervisor:
-    """A supervisor made of a failure hook and a result check (how `run_plan` is called)."""
+    """A supervisor made of a bare failure hook and a result check (tests' fakes, plain callers)."""
 
     on_failure: FailureHook
     check_result: ResultCheck | None = None
 
-    def check(self, result: str) -> str | None:
+    def result_problem(self, result: str) -> str | None:
         return self.check_result(result) if self.check_result is not None else None
 
     def step_failed(self, process: Process, result: StepResult, emit: EventSink) -> Plan | None:
         return self.on_failure(process.program, process.pc, result, process.slots, emit)
 
     def result_wanting(self, process: Process, problem: str, result: StepResult, emit: EventSink) -> Plan | None:
-        value = process.value()
-        flagged = replace(result, status="failed", failure="invalid_output",
-                          message=f"the step ran, but {problem}: {preview(value, 300)[0]!r}",
-                          detail={**result.detail, "result_check": problem})
-        return self.on_failure(process.program, process.pc - 1, flagged, process.slots, emit)
+        return self.on_failure(process.program, process.pc - 1, flagged(process, problem, result), process.slots, emit)
 
 
 def run_plan(
@@ -279,12 +297,16 @@ def run_plan(
     inputs: dict[str, Any] | None = None,
     check_result: ResultCheck | None = None,
     finish: Finish | None = None,
-    skills: SkillTable = NO_SKILLS,
+    skills: SkillMap = NO_SKILLS,
+    alu: ALU | None = None,
+    supervisor: Supervisor | None = None,
 ) -> RunResult:
     """Run the plan, a loop over `step()`, until it completes or fails past repair.
 
     `inputs` are slot values defined before the first step (a skill's inputs); `skills`
-    are those its `call`s may run. `on_failure` (with `check_result`) supervises it.
+    are those its `call`s may run; `alu` answers its model ops. A `supervisor` (the
+    Controller) decides on failed steps and wanting results; a bare `on_failure` hook
+    (with `check_result`) is one too.
 
     Steps that succeeded are never run again: a repaired plan resumes at the failed
     step with the slots of the steps before it kept.
@@ -295,9 +317,11 @@ def run_plan(
     repairs do not produce a result that passes, the first result stands: the check is
     a heuristic, and it never turns a completed run into a failed one.
     """
-    supervisor = HookSupervisor(on_failure, check_result) if on_failure is not None else None
+    if supervisor is None and on_failure is not None:
+        supervisor = HookSupervisor(on_failure, check_result)
+    checking = check_result is not None or (supervisor is not None and on_failure is None)
     return supervise(plan, sandbox, policy or Policy(), supervisor, on_event=on_event, run_id=run_id, meta=meta,
-                     inputs=inputs, finish=finish, skills=skills, check=check_result is not None)
+                     inputs=inputs, finish=finish, skills=skills, check=checking, alu=alu)
 
 
 def supervise(
@@ -311,18 +335,21 @@ def supervise(
     meta: dict[str, Any] | None = None,
     inputs: dict[str, Any] | None = None,
     finish: Finish | None = None,
-    skills: SkillTable = NO_SKILLS,
+    skills: SkillMap = NO_SKILLS,
     check: bool = False,
+    alu: ALU | None = None,
 ) -> RunResult:
     """Run a process to its end, the supervisor deciding on each failed step and, when
     `check` is set and the plan is read-only, on a completed result that falls short."""
     run_id = run_id or new_run_id()
     emit = on_event or (lambda event: None)
-    process = Process(plan, policy, skills, dict(inputs or {}), slots=dict(inputs or {}))
+    process = Process(plan, policy, skills, dict(inputs or {}), alu=alu, slots=dict(inputs or {}))
     emit(RunStart(run_id, datetime.now(UTC).isoformat(), to_json(plan), policy.to_json(), dict(meta or {}), pid=process.pid))
     first_answer: tuple[Plan, dict[str, Any]] | None = None  # the run as it completed before any result repair
     unrepaired: tuple[bool, str | None] | None = None
     checking = check and supervisor is not None and not any(step_facts(s, skills).effects for s in plan.steps)
+    if not plan.steps:
+        process.status = "failed"  # nothing to run (the verifier refuses an empty plan first)
     while process.status in ("ready", "running"):
         result = step(process, sandbox)
         emit(result)
@@ -338,7 +365,7 @@ def supervise(
             process.resume(patched)
             continue
         if checking and process.status == "done" and supervisor is not None:
-            reason = supervisor.check(as_text(process.value()))
+            reason = supervisor.result_problem(as_text(process.value()))
             if reason is not None:
                 if first_answer is None:
                     first_answer = (process.program, dict(process.slots))

@@ -14,10 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from babel.lang import ISA, load_isa
+from babel.lang import ISA, Plan, load_isa
 from babel.verify.ops import control, core, memory, model, process
 from babel.verify.ops.base import (
     NO_SKILLS,
+    Answer,
+    Chat,
+    Choice,
     FactsOf,
     Handler,
     Machine,
@@ -67,7 +70,12 @@ def handler(op: str) -> Handler | None:
     return OPS.get(op)
 
 
+def asks_model(plan: Plan) -> bool:
+    """Whether a step of the plan asks the model (a run of it needs one)."""
+    return any(h is not None and h.asks_model for h in map(handler, (s.op for s in plan.steps)))
+
+
 __all__ = [
-    "FAMILIES", "NO_SKILLS", "OPS", "FactsOf", "Handler", "Machine", "Outcome", "SkillSignature", "SkillTable",
-    "StepFacts", "StepFailure", "TableError", "build_table", "exec_programs", "handler", "kernel_rules",
+    "FAMILIES", "NO_SKILLS", "Answer", "Chat", "Choice", "OPS", "FactsOf", "Handler", "Machine", "Outcome", "SkillSignature", "SkillTable",
+    "StepFacts", "StepFailure", "TableError", "asks_model", "build_table", "exec_programs", "handler", "kernel_rules",
 ]

@@ -70,6 +70,31 @@ class Outcome:
     message: str | None = None
 
 
+#: chat messages: {"role": "system" | "user" | "assistant", "content": text}
+Chat = list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The model's text for a chat, and what it cost."""
+
+    text: str
+    context_tokens: int
+    tokens_out: int
+    latency_ms: float
+    memo: bool  # replayed from the memo, not recomputed
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The model's probability of each option, given a chat (they sum to 1)."""
+
+    probabilities: tuple[float, ...]
+    context_tokens: int
+    latency_ms: float
+    memo: bool
+
+
 class Machine(Protocol):
     """What a handler may ask of the machine that performs its step (babel.vm provides it)."""
 
@@ -84,6 +109,12 @@ class Machine(Protocol):
         ...
     def call_skill(self, name: str, inputs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         """Run the skill `name` with `inputs` as one step: its value and detail (raises StepFailure)."""
+        ...
+    def ask(self, chat: Chat, max_tokens: int) -> Answer:
+        """The model's greedy answer to `chat`, at most `max_tokens` (raises StepFailure "model_error")."""
+        ...
+    def choose(self, chat: Chat, options: list[str]) -> Choice:
+        """The model's probability of each option as the reply to `chat` (raises StepFailure "model_error")."""
         ...
 
 
@@ -120,6 +151,8 @@ class Handler:
     wire: ClassVar[str | None] = None
     #: how the renderer marks a step of this opcode that has no effects ("runs" for exec)
     label: ClassVar[str] = ""
+    #: it asks the model (the run needs one)
+    asks_model: ClassVar[bool] = False
 
     def check(self, step: Step, policy: Policy, skills: SkillTable) -> list[Diagnostic]:
         """Checks of this opcode beyond the operand, type and path checks the table drives."""
@@ -134,8 +167,12 @@ class Handler:
                          writes=(path,) if effects and isinstance(path, str) else ())
 
     def command(self, step: Step) -> str | None:
-        """The command text the step runs, for repair prompts, review and repair memory (None: it runs none)."""
+        """The command text the step runs, for repair prompts and review (None: it runs none)."""
         return None
+
+    def memory_key(self, step: Step) -> str:
+        """What the repair memory learns fixes under (babel.vm.RepairMemory): the opcode by default."""
+        return step.op
 
     def perform(self, step: Step, args: dict[str, Any], machine: Machine) -> Outcome:
         """Perform the step, its operands resolved to values (`args`)."""

@@ -70,7 +70,12 @@ class Grep(Handler):
         outcome = answered(response, response.get("value"))
         if outcome.failure:
             return outcome
-        return Outcome(self._post(args, outcome.value), outcome.detail)
+        try:
+            return Outcome(self._post(args, outcome.value), outcome.detail)
+        except StepFailure as error:  # the trace keeps what the executor matched
+            return Outcome(outcome.value, outcome.detail, error.failure, error.message)
+        except re.error as error:
+            return Outcome(outcome.value, outcome.detail, "invalid_output", f"cannot run this step: {error}")
 
     @staticmethod
     def _post(args: dict[str, Any], value: Any) -> Any:
@@ -145,6 +150,12 @@ class Exec(Handler):
         if isinstance(argv, list):
             return quote_argv([str(a) for a in argv])
         return None
+
+    def memory_key(self, step: Step) -> str:
+        """Per program: what fixes `grep` does not fix `sort`."""
+        cmd = step.args.get("cmd") or (step.args.get("argv") or [""])
+        program = (cmd.split() or [""])[0] if isinstance(cmd, str) else str(cmd[0]) if isinstance(cmd, list) and cmd else ""
+        return f"exec:{program}"
 
     def perform(self, step: Step, args: dict[str, Any], machine: Machine) -> Outcome:
         policy = machine.policy
