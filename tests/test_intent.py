@@ -108,3 +108,10 @@ def test_shape_checks_carry_their_shape_and_are_compared_by_it() -> None:
     # a zero is suspicious where a number is asked for, and only there
     assert "zero" in (result_problem("how many TODO comments are there?", "0\n") or "")
     assert result_problem("print the first line of counts.txt", "0\n") is None
+
+
+def test_the_words_a_request_is_matched_on_leave_out_common_words() -> None:
+    from babel.compiler.intent import content_words
+
+    assert content_words("How many files are in the src dir? Print only the count, please.") == {"src", "dir", "count"}
+    assert content_words("a b c") == set()  # single letters say nothing

@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "babel"
 RANKS: list[dict[str, list[str]]] = [
     {"lang": ["resources", "diagnostics", "values", "events", "trace", "isa", "plan"]},
     {"model": ["config", "port", "engine", "embedded", "endpoint", "cassette", "client"],
-     "sandbox": ["workspace", "docker"], "verify": ["policy", "shell", "ops", "check"]},
+     "sandbox": ["workspace", "docker"], "verify": ["policy", "shell", "ops", "flow", "check"]},
     {"skills": ["table"]},
     {"compiler": ["intent", "examples", "shape", "review", "compile", "decode"], "vm": ["alu", "machine", "control"]},
     {"app": ["render", "tracecheck", "paths", "diffs", "vcs", "undo", "pipeline", "evaluate", "do", "pytest_plugin"]},

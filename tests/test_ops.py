@@ -70,10 +70,10 @@ def test_the_executor_serves_every_wire_op_the_handlers_send() -> None:
 
 def test_the_table_refuses_a_handler_that_disagrees_with_opcodes_json() -> None:
     class Stray(Handler):
-        op = "halt"
+        op = "ret"
 
     with pytest.raises(TableError, match="does not implement"):
-        build_table(load_isa(), {**FAMILIES, "control": {**FAMILIES["control"], "halt": Stray()}})
+        build_table(load_isa(), {**FAMILIES, "control": {**FAMILIES["control"], "ret": Stray()}})
     with pytest.raises(TableError, match="without a handler"):
         build_table(load_isa(), {**FAMILIES, "core": {k: v for k, v in FAMILIES["core"].items() if k != "grep"}})
     with pytest.raises(TableError, match="registered in the core module"):
@@ -104,10 +104,10 @@ def test_nothing_outside_the_handler_table_dispatches_on_an_opcode_name() -> Non
     assert _compared_names(ast.parse('if step.op == "exec": pass')), "the scan must see a dispatch"
 
 
-class Halt(Handler):
-    """A stand-in for implementing the reserved `halt`: its value is the plan's result."""
+class Ret(Handler):
+    """A stand-in for implementing the reserved `ret`: its value is the plan's result."""
 
-    op = "halt"
+    op = "ret"
 
     def perform(self, step: Step, args: dict[str, Any], machine: Machine) -> Outcome:
         return Outcome(str(args["value"]))
@@ -115,13 +115,13 @@ class Halt(Handler):
 
 class NoSandbox:
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
-        raise AssertionError(f"halt needs no sandbox, yet sent {request}")
+        raise AssertionError(f"ret needs no sandbox, yet sent {request}")
 
 
 def test_implementing_a_reserved_opcode_needs_only_its_family_module_and_the_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     raw = json.loads((ROOT / "isa" / "opcodes.json").read_text(encoding="utf-8"))
     table = copy.deepcopy(raw)
-    table["opcodes"]["halt"].update({
+    table["opcodes"]["ret"].update({
         "status": "implemented", "operands": {"value": {"type": "value", "required": True, "doc": "the result"}},
         "positional": ["value"], "result": "text", "effects": False, "failures": [],
     })
@@ -130,16 +130,16 @@ def test_implementing_a_reserved_opcode_needs_only_its_family_module_and_the_tab
     monkeypatch.setattr(isa_module, "data_dir", lambda name: tmp_path / name)  # the table, edited
     load_isa.cache_clear()
     try:
-        monkeypatch.setitem(control_family.HANDLERS, "halt", Halt())  # the family module, edited
+        monkeypatch.setitem(control_family.HANDLERS, "ret", Ret())  # the family module, edited
         monkeypatch.setattr(ops_module, "OPS", build_table(load_isa()))  # the table as built at import
-        parsed = parse_plan('s1: x = read "a.txt"\ns2: halt "done"')
+        parsed = parse_plan('s1: x = read "a.txt"\ns2: ret "done"')
         assert parsed.plan is not None, parsed.diagnostics
         assert [d.code for d in verify(parsed.plan, Policy()) if d.is_error] == []
-        assert "halt" in {v["properties"]["op"]["const"] for v in model_schema()["properties"]["steps"]["items"]["anyOf"]}  # compiled
-        plan = Plan((Step("s1", "halt", {"value": "done"}),))
+        assert "ret" in {v["properties"]["op"]["const"] for v in model_schema()["properties"]["steps"]["items"]["anyOf"]}  # compiled
+        plan = Plan((Step("s1", "ret", {"value": "done"}),))
         result = run_plan(plan, NoSandbox(), Policy())
         assert result.ok and result.result == "done"
     finally:
         monkeypatch.undo()
         load_isa.cache_clear()
-    assert "halt" not in OPS
+    assert "ret" not in OPS

@@ -128,3 +128,9 @@ def test_effects_of_steps() -> None:
 def test_the_shell_reader(cmd: str, programs: list[str], writes: bool) -> None:
     line = read_command_line(cmd)
     assert line.programs == programs and line.writes == writes and not line.problems
+
+
+def test_a_program_taken_from_a_slot_is_refused_even_when_writes_are_granted() -> None:
+    plan = parse_plan('s1: p = write value="rm"\ns2: exec argv=[$p, "-rf", "x"]').plan
+    assert plan is not None
+    assert "E_EXEC_DYNAMIC" in [d.code for d in verify(plan, Policy(write=(".",))) if d.is_error]

@@ -12,6 +12,8 @@ from babel.app.do import (
     RunOutcome,
     confirmed,
     do_request,
+    keep_plan,
+    last_plan,
     open_model,
     run_plan_text,
     run_skill,
@@ -21,17 +23,17 @@ from babel.app.do import (
 from babel.app.evaluate import SuiteError, iter_summary, load_suite, make_runner, repairing_executor, run_eval, run_examples, run_suite
 from babel.app.paths import Paths, load_skill_table
 from babel.app.pipeline import Approve, compile_and_decode, execute_plan
-from babel.app.render import show_diagnostics, show_plan, show_policy, show_step_event, show_trace, stderr_console, stdout_console
+from babel.app.render import LiveStatus, show_diagnostics, show_plan, show_policy, show_step_event, show_trace, stderr_console, stdout_console
 from babel.app.tracecheck import ExpectationError, diff, load_expectations, read_trace
 from babel.app.tracecheck import check as check_trace
 from babel.app.undo import UndoError, Undone, UndoStore, undo_run
 from babel.app.vcs import WorkTree, work_tree
 
 __all__ = [
-    'Approve', 'AskUser', 'ChangeReview', 'Confirm', 'DoOutcome', 'ExpectationError', 'FileDiff', 'Paths', 'RunInterrupted',
+    'Approve', 'AskUser', 'ChangeReview', 'Confirm', 'DoOutcome', 'ExpectationError', 'FileDiff', 'LiveStatus', 'Paths', 'RunInterrupted',
     'RunOutcome', 'SuiteError', 'UndoError', 'UndoStore', 'Undone', 'WorkTree', 'work_tree',
     'check_trace', 'compile_and_decode', 'confirmed', 'diff', 'do_request', 'execute_plan',
-    'iter_summary', 'load_expectations', 'load_skill_table', 'load_suite', 'make_runner', 'open_model', 'read_trace',
+    'iter_summary', 'keep_plan', 'last_plan', 'load_expectations', 'load_skill_table', 'load_suite', 'make_runner', 'open_model', 'read_trace',
     'repairing_executor', 'run_eval', 'run_examples', 'run_plan_text', 'run_skill', 'run_suite', 'run_traced', 'sandbox_factory',
     'show_diagnostics', 'show_plan', 'show_policy', 'show_step_event', 'show_trace',
     'stderr_console', 'stdout_console', 'undo_run',

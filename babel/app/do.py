@@ -27,8 +27,9 @@ from typing import Any
 
 from babel.app.paths import Paths, load_skill_table
 from babel.app.pipeline import Approve, Progress, SandboxFactory, compile_and_decode, execute_plan
+from babel.app.render import step_line
 from babel.compiler import STABLE_MESSAGES, Compilation, Decision, ModelRepairs, has_effects, intent, result_problem
-from babel.lang import Diagnostic, Event, Plan, RunEnd, RunStart, Step, TraceStore, TraceWriter, errors, parse_plan
+from babel.lang import Diagnostic, Event, Plan, RunEnd, RunStart, Step, StepStart, TraceStore, TraceWriter, errors, parse_plan, to_text
 from babel.model import Config, ModelClient, ModelPool, load_config, make_client
 from babel.sandbox import started
 from babel.skills import SkillInputError, SkillMap, bind_inputs
@@ -100,10 +101,12 @@ def sandbox_factory(mount: str = "/workspace") -> SandboxFactory:
 
 
 def open_model(model: str | None = None, *, root: Path | None = None, k: int | None = None, paths: Paths | None = None,
-               progress: Progress | None = None, pool: ModelPool | None = None) -> tuple[Config, ModelClient]:
+               progress: Progress | None = None, pool: ModelPool | None = None,
+               on_tokens: Callable[[int], None] | None = None) -> tuple[Config, ModelClient]:
     """The configuration (`model` and `k` as flags over the environment and the config
     files, babel.model.load_config) and the client it asks for, its embedded model cached
-    under `paths.cache` unless the configuration names a cache. Raises ConfigError or ModelError."""
+    under `paths.cache` unless the configuration names a cache; `progress` hears of its
+    assembly and load, `on_tokens` of the tokens decoded so far. Raises ConfigError or ModelError."""
     flags: dict[str, Any] = {}
     if model:
         flags["model"] = model
@@ -113,7 +116,7 @@ def open_model(model: str | None = None, *, root: Path | None = None, k: int | N
     config = load_config(flags, root, user_file=paths.user_config, project=paths.project)
     if config.cache_dir is None:
         config = dataclasses.replace(config, cache_dir=str(paths.cache))
-    return config, make_client(config, progress=progress, stable_messages=STABLE_MESSAGES, pool=pool)
+    return config, make_client(config, progress=progress, stable_messages=STABLE_MESSAGES, pool=pool, on_tokens=on_tokens)
 
 
 def confirmed(plan: Plan, skills: SkillMap, yes: bool = False, confirm: Confirm | None = None) -> bool:
@@ -122,12 +125,20 @@ def confirmed(plan: Plan, skills: SkillMap, yes: bool = False, confirm: Confirm 
     return not has_effects(plan, skills) or yes or (confirm is not None and confirm(plan))
 
 
-def _recorder(paths: Paths, run_id: str, on_event: EventSink | None) -> tuple[TraceWriter, EventSink]:
+def _recorder(paths: Paths, run_id: str, on_event: EventSink | None, progress: Progress | None = None,
+              plan: Plan | None = None) -> tuple[TraceWriter, EventSink]:
     """The trace writer of a run (to close when it ends) and the sink that writes every
-    event to it before handing it to `on_event`."""
+    event to it before handing it to `on_event`. A step's start is live only: it goes to
+    `progress` as the step's line (`s2 exec "grep -c TODO"`), not to the trace or `on_event`."""
     writer = TraceStore(paths.state).writer(run_id)
 
     def record(event: Event) -> None:
+        if isinstance(event, StepStart):
+            if progress is not None:
+                step = plan.step(event.id) if plan is not None else None
+                line = step_line(step) if step is not None else event.op
+                progress(f"{event.id} {line if len(line) <= 60 else line[:59] + '…'}")
+            return
         writer(event.to_json())
         if on_event is not None:
             on_event(event)
@@ -151,15 +162,17 @@ def run_traced(
     git_message: str | None = None,
     say: Progress | None = None,
     alu: ALU | None = None,
+    progress: Progress | None = None,
 ) -> RunResult:
     """Run a verified plan (over a staged copy if it writes, babel.app.execute_plan) with
     an optional repair `controller`, recording every event in the trace store under
     `paths.state` (its `meta` and the root in the run_start) and handing each to `on_event`.
     A writing run's diff goes to `approve` before it is applied, its old contents are kept
-    under `paths.undo`, and with `git_message` it is committed to git. ^C ends the trace
-    `interrupted` and raises RunInterrupted."""
+    under `paths.undo`, and with `git_message` it is committed to git. `say` gets its notes
+    (what undo restores, the git commit), `progress` each step as it starts. ^C ends the
+    trace `interrupted` and raises RunInterrupted."""
     run_id = new_run_id()
-    writer, record = _recorder(paths, run_id, on_event)
+    writer, record = _recorder(paths, run_id, on_event, progress, plan)
     try:
         result = execute_plan(plan, root, policy, sandbox or sandbox_factory(policy.workspace), journal=paths.commits, on_event=record,
                               run_id=run_id, meta={"root": str(root), **(meta or {})}, on_failure=controller,
@@ -192,6 +205,7 @@ def run_plan_text(
     approve: Approve | None = None,
     git_commit: bool = False,
     say: Progress | None = None,
+    progress: Progress | None = None,
 ) -> RunOutcome:
     """`babel run`: parse a plan (text or JSON form; `source` names it in diagnostics and
     the trace), verify it, and run it over `root`. A rejected plan is not run, but traced
@@ -220,7 +234,7 @@ def run_plan_text(
         alu = ALU(model(), Memo(paths.model_memo))
     result = run_traced(parsed.plan, root, policy, paths=paths, skills=table, meta={"source": source}, controller=controller, alu=alu,
                         sandbox=sandbox, on_event=on_event, approve=approve, git_message=f"babel run {source}" if git_commit else None,
-                        say=say)
+                        say=say, progress=progress)
     return RunOutcome(result.run_id, diagnostics, result)
 
 
@@ -276,6 +290,8 @@ def do_request(
     sandbox: SandboxFactory | None = None,
     approve: Approve | None = None,
     git_commit: bool = False,
+    revise: Callable[[Plan], Plan] | None = None,
+    say: Progress | None = None,
 ) -> DoOutcome:
     """`babel do`: compile the request into k candidates over a read-only sandbox of
     `root`, verify them, dry-run the read-only ones and vote (`on_plan` is shown the
@@ -283,7 +299,12 @@ def do_request(
     confirmation rule (`confirmed`) with the control loop on when `repair` (its result
     check judging the answer against the request, its memory under `paths`), traced as
     `run_traced` traces; its diff goes to `approve` before it is applied, and with
-    `git_commit` the applied files are committed with the request as the message."""
+    `git_commit` the applied files are committed with the request as the message.
+    `progress` hears what is happening (compiling, dry runs, each step as it starts), `say`
+    the run's notes (what undo restores; `progress` when None). `revise` (`babel do
+    --edit`) is handed the chosen plan and returns the plan to run instead, which must
+    pass the verifier (ValueError if not: the caller checks it first); that plan is
+    what is confirmed, run and traced (`edited: true` in its run_start)."""
     paths = paths or Paths.from_env()
     table = load_skill_table(paths).skills if skills is None else skills
     start = sandbox or sandbox_factory(policy.workspace)
@@ -297,6 +318,14 @@ def do_request(
         if decision.plan is None or dry_run:
             return DoOutcome(compilation, decision)
         plan = decision.plan
+        edited = False
+        if revise is not None:
+            plan = revise(plan)
+            problems = errors(verify(plan, policy, skills=table))
+            if problems:
+                raise ValueError(f"the revised plan does not pass the verifier: {problems[0].code}: {problems[0].message}")
+            edited = to_text(plan) != to_text(decision.plan)
+            decision = dataclasses.replace(decision, plan=plan)
         if not confirmed(plan, table, yes, confirm):
             return DoOutcome(compilation, decision, confirmed=False)
         controller = None
@@ -305,9 +334,10 @@ def do_request(
                                     skills=table, check=partial(result_problem, request), memory=RepairMemory(paths.repairs),
                                     ask_user=ask_user, scope=intent(request).scope(policy.workspace))
         meta = {"request": request, "vote": decision.summary(),
-                "tokens": {"prompt": compilation.prompt_tokens, "completion": compilation.completion_tokens}}
+                "tokens": {"prompt": compilation.prompt_tokens, "completion": compilation.completion_tokens}, **({"edited": True} if edited else {})}
         run = run_traced(plan, root, policy, paths=paths, skills=table, meta=meta, controller=controller, readonly_box=readonly_box,
-                         sandbox=start, on_event=on_event, approve=approve, git_message=request if git_commit else None, say=progress)
+                         sandbox=start, on_event=on_event, approve=approve, git_message=request if git_commit else None,
+                         say=say or progress, progress=progress)
     return DoOutcome(compilation, decision, run, confirmed=True, missing=controller.missing if controller is not None else None)
 
 
@@ -343,3 +373,23 @@ def _missing_outcome(request: str, missing: str, root: Path, policy: Policy, pat
         writer.close()
     run = RunResult(run_id, "failed", (), None, (), 0.0, error=message)
     return DoOutcome(Compilation(request, ()), Decision(None, None, (), 0, 0, f"not compiled: {message}"), run, missing=missing)
+
+
+def keep_plan(plan: Plan, paths: Paths) -> Path:
+    """Keep a plan shown to a person (`babel compile`'s, `babel do`'s) so that `babel run
+    last` runs it without compiling again: its text form in `paths.state/plans/`, named by
+    the time, and as `last.plan` there. Returns the timestamped file."""
+    folder = paths.state / "plans"
+    folder.mkdir(parents=True, exist_ok=True)
+    text = to_text(plan)
+    kept = folder / f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S-%f')}.plan"
+    kept.write_text(text)
+    latest = folder / ".last.plan.tmp"
+    latest.write_text(text)
+    latest.replace(last_plan(paths))
+    return kept
+
+
+def last_plan(paths: Paths) -> Path:
+    """The plan `babel run last` runs: the one `babel do` or `babel compile` kept last."""
+    return paths.state / "plans" / "last.plan"

@@ -22,7 +22,7 @@ from babel.app.diffs import ChangeReview, review_changes
 from babel.app.undo import MAX_KEPT_FILE, UndoError, UndoStore
 from babel.app.vcs import GitError, commit_run, dirty_warning, work_tree
 from babel.compiler import Compilation, Decision, DryRun, ModelLike, WorkspaceFacts, compile_request, decode, has_effects, retry_with_diagnostics, reviewer
-from babel.lang import Commit, Discard, Plan, Recovered, as_text
+from babel.lang import Commit, Discard, Plan, Recovered, as_text, canonical_key
 from babel.lang import CommitRefused as CommitRefusedEvent
 from babel.sandbox import Change, CommitRefused, SandboxError, WorkspaceError, apply_changes, check_changes, read_originals, recover_commits
 from babel.skills import NO_SKILLS, SkillMap
@@ -101,9 +101,9 @@ def compile_and_decode(
     say("reading the workspace")
     facts = gather_facts(sandbox, policy)
     compilation = compile_request(request, model, k=k, policy=policy, facts=facts, progress=say, variants=variants, skills=skills)
-    if execute_candidates and k > 1:
-        say("dry-running the read-only candidates")
     runner = dry_runner(sandbox, policy, skills=skills) if execute_candidates and k > 1 else None
+    if runner is not None:
+        runner = _saying_dry_runs(runner, compilation, skills, say)
     # the reviewer is opt-in: measured, it did not pay for its ~2 s a task (docs/compiler.md)
     scorer = reviewer(model, request, policy.workspace) if review and k > 1 else None
     decision = decode(compilation, runner, scorer, skills)
@@ -111,6 +111,23 @@ def compile_and_decode(
         compilation = retry_with_diagnostics(compilation, model, k=k, policy=policy, facts=facts, progress=say, skills=skills)
         decision = decode(compilation, runner, scorer, skills)
     return compilation, decision
+
+
+def _saying_dry_runs(runner: Callable[[Plan], DryRun | None], compilation: Compilation, skills: SkillMap,
+                     say: Progress) -> Callable[[Plan], DryRun | None]:
+    """The dry runner, saying which of the distinct read-only plans it is running (the
+    decoder dry-runs each distinct plan once; the ones with effects are not dry-run)."""
+    total = len({canonical_key(c.plan) for c in compilation.candidates if c.valid and c.plan is not None and not has_effects(c.plan, skills)})
+    done = 0
+
+    def dry_run(plan: Plan) -> DryRun | None:
+        nonlocal done
+        if not has_effects(plan, skills):
+            done += 1
+            say(f"dry-running {total} plan{'s' if total != 1 else ''}: plan {min(done, total) or done} of {max(total, done)}")
+        return runner(plan)
+
+    return dry_run
 
 
 SandboxFactory = Callable[[Path, bool], Any]  # (directory to mount, writable) -> a started sandbox (context manager)

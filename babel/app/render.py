@@ -3,17 +3,25 @@
 Everything here writes to a rich Console it is given: results and views go to stdout
 (`stdout_console`), progress and diagnostics to stderr (`stderr_console`), so that a
 result can be piped. With NO_COLOR set no escape code is written at all, and a console
-that is not a terminal gets plain text.
+that is not a terminal gets plain text. `LiveStatus` is the progress of the long waits
+(model assembly and load, compiling, dry runs, a running step), one live line on a
+terminal's stderr with the time the current phase has taken, and nothing when stderr is
+piped or the output is --json.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TaskID, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from babel.lang import Diagnostic, Plan, Step, to_text
 from babel.verify import NO_SKILLS, Policy, SkillTable, handler, step_facts
@@ -127,3 +135,74 @@ def show_trace(console: Console, events: list[dict[str, Any]]) -> None:
 def show_policy(console: Console, policy: Policy) -> None:
     writes = ", ".join(policy.write) if policy.write else "none"
     console.print(f"[dim]policy: read {', '.join(policy.read)}; write {writes}; network {'on' if policy.network else 'off'}[/dim]")
+
+
+class _Elapsed(ProgressColumn):
+    """The time the current phase has taken, as `3.2 s` (rich's own column says 0:00:03)."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.elapsed or 0.0:.1f} s", style="dim")
+
+
+class LiveStatus:
+    """What Babel is waiting for, live: one line on stderr (a spinner, the phase, the time it
+    has taken), replaced as the phase changes and gone when it stops. `say` starts a
+    phase (its clock restarts), `tokens` adds the tokens decoded so far to it, `paused()`
+    lifts the line off the terminal while a person is asked something. Off (every call a
+    no-op) unless `enabled`: the CLI enables it only when stderr is a terminal and the
+    output is not --json (`wanted`), so a pipe gets no progress at all."""
+
+    def __init__(self, console: Console, enabled: bool) -> None:
+        self.enabled = enabled
+        self.phase = ""
+        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), _Elapsed(), console=console,
+                                  transient=True, refresh_per_second=8) if enabled else None
+        self._task: TaskID | None = None
+        self._running = False
+
+    @staticmethod
+    def wanted(as_json: bool = False) -> bool:
+        return not as_json and sys.stderr.isatty()
+
+    def say(self, message: str) -> None:
+        """A new phase: `message` is what is happening now; its clock starts at zero."""
+        self.phase = message
+        if self._progress is None:
+            return
+        if self._task is None:
+            self._task = self._progress.add_task(escape(message), total=None)
+        else:
+            self._progress.reset(self._task, description=escape(message))
+        self._start()
+
+    def tokens(self, count: int) -> None:
+        """The model has decoded `count` tokens of its current answer (the engine reports them)."""
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, description=escape(f"{self.phase}, {count} tokens so far"))
+
+    def _start(self) -> None:
+        if self._progress is not None and not self._running:
+            self._progress.start()
+            self._running = True
+
+    def stop(self) -> None:
+        if self._progress is not None and self._running:
+            self._progress.stop()
+            self._running = False
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """The line lifted off while a person answers a prompt, put back after."""
+        running = self._running
+        self.stop()
+        try:
+            yield
+        finally:
+            if running:
+                self._start()
+
+    def __enter__(self) -> LiveStatus:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -23,6 +23,7 @@ import typer
 
 from babel import __version__
 from babel.app import (
+    LiveStatus,
     Paths,
     load_skill_table,
     show_diagnostics,
@@ -245,6 +246,7 @@ class Screen:
     as_json: bool
     plan: Plan | None = None  # the plan shown, whose steps the step lines name
     live: bool = True  # off: nothing is shown (a rejected plan's trace is reported otherwise)
+    status: LiveStatus | None = None  # the live line: what a step's end leaves the run doing
 
     def __call__(self, record: Event) -> None:
         if not self.live:
@@ -257,6 +259,8 @@ class Screen:
             print(json.dumps(event, ensure_ascii=False, default=str), flush=True)
         elif kind == "step":
             show_step_event(console, event, self.plan)
+            if self.status is not None:
+                self.status.say("finishing the run" if event.get("status") == "ok" else f"{event['id']} failed: deciding what to do")
         elif kind == "result_check":
             console.print(f"[yellow]check[/yellow] {event['step']}: the result looks wrong: {escape_markup(str(event.get('problem')))}")
         elif kind == "repair":
@@ -311,14 +315,21 @@ def run_cmd(
     git_commit: bool = typer.Option(False, "--git-commit", help="In a git work tree, commit the applied files ('babel run PLAN')."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Verify a plan, then run it step by step in the sandbox over --root."""
-    from babel.app import RunInterrupted, run_plan_text
+    """Verify a plan, then run it step by step in the sandbox over --root. PLAN `last` is
+    the plan `babel do` or `babel compile` showed last."""
+    from babel.app import RunInterrupted, last_plan, run_plan_text
 
+    if plan_path == "last":  # (a file named last is ./last)
+        kept = last_plan(Paths.from_env())
+        if not kept.is_file():
+            fail("no plan shown yet: `babel compile REQUEST` or `babel do REQUEST` keeps the plan it shows for `babel run last`")
+        plan_path = str(kept)
     data, source = read_source(plan_path)
     policy = make_policy(policy_file, allow_write, allow_exec, workspace, timeout)
     root = check_root(root)
     paths = Paths.from_env()
-    screen = Screen(as_json, live=as_json)  # --json: every event, a rejected plan's too (`babel trace check` reads them)
+    status = LiveStatus(console, LiveStatus.wanted(as_json))
+    screen = Screen(as_json, live=as_json, status=status)  # --json: every event, a rejected plan's too (`babel trace check` reads them)
 
     def checked(plan: Plan, warnings: tuple[Diagnostic, ...]) -> None:
         screen.plan, screen.live = plan, True
@@ -327,14 +338,16 @@ def run_cmd(
             show_policy(console, policy)
 
     def repair_model() -> ModelClient:
-        return load_model(model, root, None, paths)[1]
+        return load_model(model, root, None, paths, status)[1]
 
     try:
-        outcome = run_plan_text(data, root, policy, source=source, repair_model=repair_model if repair else None, model=repair_model,
-                                on_checked=checked,
-                                on_event=screen, paths=paths, skills=load_skill_table(paths).skills, approve=Reviewer(ask=False, show=not as_json),
-                                git_commit=git_commit or os.environ.get("BABEL_GIT_COMMIT") == "1",
-                                say=None if as_json else (lambda msg: console.print(f"[dim]{escape_markup(msg)}[/dim]")))
+        with status:
+            outcome = run_plan_text(data, root, policy, source=source, repair_model=repair_model if repair else None, model=repair_model,
+                                    on_checked=checked,
+                                    on_event=screen, paths=paths, skills=load_skill_table(paths).skills, approve=Reviewer(ask=False, show=not as_json),
+                                    git_commit=git_commit or os.environ.get("BABEL_GIT_COMMIT") == "1",
+                                    say=None if as_json else (lambda msg: console.print(f"[dim]{escape_markup(msg)}[/dim]")),
+                                    progress=status.say)
     except RunInterrupted as stopped:
         fail(f"interrupted: the run stopped and the workspace is unchanged (babel logs {stopped.run_id})", Exit.INTERRUPTED)
     if outcome.run is None:
@@ -415,14 +428,17 @@ memory_app = typer.Typer(help="The repair memory: failures and the repairs that 
 app.add_typer(memory_app, name="memory")
 
 
-def load_model(model: str | None, root: Path | None, k: int | None = None, paths: Paths | None = None) -> tuple[Config, ModelClient]:
-    """The configuration and its model client (babel.app.open_model); one that cannot be loaded exits 6."""
+def load_model(model: str | None, root: Path | None, k: int | None = None, paths: Paths | None = None,
+               status: LiveStatus | None = None) -> tuple[Config, ModelClient]:
+    """The configuration and its model client (babel.app.open_model); one that cannot be loaded exits 6.
+    Its assembly, its load and the tokens it decodes go to the live `status` (none: quiet)."""
     from babel.app import open_model
     from babel.model import ConfigError, ModelError, ModelPool
 
     try:
         # one command is one run: its pool holds the engine until the process ends
-        return open_model(model, root=root, k=k, paths=paths, progress=lambda msg: console.print(f"[dim]{msg}[/dim]"), pool=ModelPool())
+        return open_model(model, root=root, k=k, paths=paths, progress=status.say if status is not None else None, pool=ModelPool(),
+                          on_tokens=status.tokens if status is not None else None)
     except ConfigError as error:  # a bad key, value or flag: the message names it and what it takes
         fail(str(error), Exit.USAGE)
     except ModelError as error:
@@ -528,19 +544,23 @@ def compile_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Compile a request into candidate plans and show them with the vote; run nothing for real."""
-    from babel.app import compile_and_decode, sandbox_factory
+    from babel.app import compile_and_decode, keep_plan, sandbox_factory
 
     request = read_request(request)
     root = check_root(root)
     policy = make_policy(None, ["."], [], workspace)
     paths = Paths.from_env()
-    config, client = load_model(model, root, k, paths)
-    box = sandbox_factory(policy.workspace)(root, False)
-    try:
-        compilation, decision = compile_and_decode(request, client, box, policy, k=config.k, execute_candidates=execute_candidates,
-                                                   progress=lambda msg: console.print(f"[dim]{msg}[/dim]"), skills=load_skill_table(paths).skills)
-    finally:
-        box.close()
+    status = LiveStatus(console, LiveStatus.wanted(as_json))
+    with status:
+        config, client = load_model(model, root, k, paths, status)
+        status.say("starting the sandbox")
+        box = sandbox_factory(policy.workspace)(root, False)
+        try:
+            compilation, decision = compile_and_decode(request, client, box, policy, k=config.k, execute_candidates=execute_candidates,
+                                                       progress=status.say, skills=load_skill_table(paths).skills)
+        finally:
+            box.close()
+    kept = keep_plan(decision.plan, paths) if decision.plan is not None else None
     if as_json:
         print(json.dumps({
             "request": request,
@@ -559,9 +579,51 @@ def compile_cmd(
             show_diagnostics(console, [d for d in candidate.diagnostics])
         show_vote(decision, compilation)
         if decision.plan is not None:  # the chosen plan alone on stdout: `babel compile REQ > p.plan; babel run p.plan`
-            console.print("[bold]chosen plan[/bold] (on stdout)")
+            console.print(f"[bold]chosen plan[/bold] (on stdout; kept as {kept}: `babel run last` runs it)")
             sys.stdout.write(to_text(decision.plan))
     raise typer.Exit(int(Exit.OK if decision.plan is not None else Exit.REJECTED))
+
+
+def plan_editor() -> list[str]:
+    """The editor `babel do --edit` opens a plan in: $EDITOR, else $VISUAL (a command line,
+    `code --wait` too); neither set is a usage error, said before anything is compiled."""
+    import shlex
+
+    command = (os.environ.get("EDITOR") or os.environ.get("VISUAL") or "").strip()
+    if not command:
+        fail("--edit needs an editor: set EDITOR (or VISUAL), e.g. EDITOR=nano babel do --edit ...")
+    try:
+        return shlex.split(command)
+    except ValueError as error:
+        fail(f"EDITOR={command!r} is not a command line ({error})")
+
+
+def edit_plan(plan: Plan, editor: list[str], policy: Policy, skills: SkillMap) -> Plan:
+    """The plan as the person left it in their editor: written to a temporary file in its
+    text form, the editor run on it, then read back, parsed and verified again. An editor
+    that fails (`:cq`) runs nothing (exit 5); a plan that no longer parses or passes the
+    verifier is refused with its diagnostics (exit 3), its file kept for another try."""
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", prefix="babel-", suffix=".plan", delete=False, encoding="utf-8") as handle:
+        handle.write(to_text(plan))
+    path = Path(handle.name)
+    try:
+        code = subprocess.call([*editor, str(path)])
+    except OSError as error:
+        path.unlink(missing_ok=True)
+        fail(f"cannot start the editor {editor[0]!r}: {error.strerror}; nothing was run")
+    if code != 0:
+        path.unlink(missing_ok=True)
+        fail(f"the editor exited with {code}: nothing was run", Exit.NOT_CONFIRMED)
+    parsed = parse_plan(path.read_bytes())
+    diagnostics = parsed.diagnostics if parsed.plan is None else verify(parsed.plan, policy, skills=skills)
+    show_diagnostics(console, list(diagnostics), str(path))
+    if errors(list(diagnostics)) or parsed.plan is None:
+        fail(f"the edited plan was not run: the verifier rejected it (your edit is kept in {path})", Exit.REJECTED)
+    path.unlink(missing_ok=True)
+    return parsed.plan
 
 
 def escape_markup(text: str) -> str:
@@ -583,36 +645,62 @@ def do_cmd(
     workspace: str | None = MountOpt,
     allow_exec: list[str] = ExecOpt,
     git_commit: bool = typer.Option(False, "--git-commit", help="In a git work tree, commit the applied files, the request as the message."),
+    edit: bool = typer.Option(False, "--edit", help="Open the chosen plan in $EDITOR (or $VISUAL) before running it; the edited plan runs."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Compile a request into plans, choose one by vote, show it, run it in the sandbox, and
     show its changes as a diff to approve before they are applied (`babel undo` restores them)."""
-    from babel.app import RunInterrupted, do_request
+    from babel.app import RunInterrupted, do_request, keep_plan
 
     request = read_request(request)
     root = check_root(root)
     policy = make_policy(None, [] if read_only else ["."], allow_exec, workspace)
     paths = Paths.from_env()
-    config, client = load_model(model, root, k, paths)
+    editor = plan_editor() if edit else None  # (refused before any model is loaded)
+    status = LiveStatus(console, LiveStatus.wanted(as_json))
+    screen = Screen(as_json, status=status)
+    with status:
+        config, client = load_model(model, root, k, paths, status)
     skills = load_skill_table(paths).skills
-    screen = Screen(as_json)
 
     def chosen(compilation: Any, decision: Any) -> None:
         screen.plan = decision.plan
+        if decision.plan is not None:
+            kept = keep_plan(decision.plan, paths)
         if not as_json:
             show_vote(decision, compilation)
             if decision.plan is not None:
                 show_plan(console, decision.plan, "plan", skills=skills)
                 show_policy(console, policy)
+                console.print(f"[dim]plan kept as {escape_markup(str(kept))} (`babel run last` runs it)[/dim]")
 
-    say = (lambda msg: None) if as_json else (lambda msg: console.print(f"[dim]{msg}[/dim]"))
+    def revise(plan: Plan) -> Plan:
+        assert editor is not None
+        with status.paused():
+            edited = edit_plan(plan, editor, policy, skills)
+        screen.plan = edited
+        kept = keep_plan(edited, paths)
+        if not as_json:
+            show_plan(console, edited, "edited plan", skills=skills)
+            console.print(f"[dim]edited plan kept as {escape_markup(str(kept))}[/dim]")
+        return edited
+
+    def paused(ask: Any) -> Any:
+        def asking(*args: Any) -> Any:
+            with status.paused():
+                return ask(*args)
+        return asking
+
+    say = (lambda msg: None) if as_json else (lambda msg: console.print(f"[dim]{escape_markup(msg)}[/dim]"))
     asking = not yes and sys.stdin.isatty()
     reviewer = Reviewer(ask=asking, show=asking or not as_json)  # (a question is never asked without its diff)
     try:
-        outcome = do_request(request, root, policy, client, k=config.k, repair=repair, dry_run=dry_run, yes=yes, confirm=ask_to_run,
-                             ask_user=ask_on_terminal if sys.stdin.isatty() else None,
-                             on_plan=chosen, on_event=screen, progress=say, paths=paths, skills=skills, approve=reviewer,
-                             git_commit=git_commit or os.environ.get("BABEL_GIT_COMMIT") == "1")
+        with status:
+            outcome = do_request(request, root, policy, client, k=config.k, repair=repair, dry_run=dry_run, yes=yes, confirm=paused(ask_to_run),
+                                 ask_user=paused(ask_on_terminal) if sys.stdin.isatty() else None,
+                                 on_plan=chosen, on_event=screen, progress=status.say, say=say, paths=paths, skills=skills,
+                                 approve=paused(reviewer), git_commit=git_commit or os.environ.get("BABEL_GIT_COMMIT") == "1",
+                                 revise=revise if editor is not None and not dry_run else None)
     except RunInterrupted as stopped:
         fail(f"interrupted: the run stopped and the workspace is unchanged (babel logs {stopped.run_id})", Exit.INTERRUPTED)
     if outcome.missing is not None:  # the request is about a path that is not there: that is the answer, not a repair

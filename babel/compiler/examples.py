@@ -11,8 +11,9 @@ was asked, no file names in counts, sorted lists, in-place edits.
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
+
+from babel.compiler.intent import content_words
 
 Example = tuple[tuple[str, ...], str, dict[str, Any]]
 
@@ -191,19 +192,10 @@ LIBRARY: tuple[Example, ...] = (
 #: Shown in every prompt (the immutable prefix): one of each broad kind.
 FIXED = (0, 13, 16, 36, 38)
 
-_STOP = {"the", "a", "an", "of", "in", "to", "and", "or", "is", "are", "what", "which", "how", "many", "print", "only",
-         "show", "list", "me", "it", "its", "each", "all", "per", "one", "line", "file", "files", "that", "with", "for",
-         "do", "does", "there", "just", "by", "from", "on", "as", "be", "not", "don't", "please"}
-
-
-def _words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9_]+", text.lower()) if w not in _STOP and len(w) > 1}
-
-
 def _document_frequency() -> dict[str, int]:
     counts: dict[str, int] = {}
     for _, request, _ in LIBRARY:
-        for word in _words(request):
+        for word in content_words(request):
             counts[word] = counts.get(word, 0) + 1
     return counts
 
@@ -220,12 +212,12 @@ def _similarity(wanted: set[str], words: set[str]) -> float:
 
 def ranked(request: str) -> list[Example]:
     """The library examples (fixed ones excluded) that share a word with the request, most like it first."""
-    wanted = _words(request)
+    wanted = content_words(request)
     scored = []
     for index, example in enumerate(LIBRARY):
         if index in FIXED:
             continue
-        words = _words(example[1])
+        words = content_words(example[1])
         if not words:
             continue
         score = _similarity(wanted, words)

@@ -5,7 +5,8 @@ on what the user asked for: the count alone, paths without `./`, a change to fil
 only a question, the shape of the answer, the numbers and directories it names. Each of
 those is a regular expression over the request's text, and they all live here, read by
 `intent(request)` into one frozen `Intent`. Nothing here looks at a plan or an output:
-`babel.compiler.shape` checks outputs and plans against what an `Intent` says.
+`babel.compiler.shape` checks outputs and plans against what an `Intent` says. The words a
+request is matched on to pick its nearest worked examples (`content_words`) are here too.
 """
 
 from __future__ import annotations
@@ -253,3 +254,15 @@ def intent(request: str) -> Intent:
         named=(paths := _named_paths(request))[0],
         sure=paths[1],
     )
+
+
+#: words too common to say what a request is about
+_STOP = {"the", "a", "an", "of", "in", "to", "and", "or", "is", "are", "what", "which", "how", "many", "print", "only",
+         "show", "list", "me", "it", "its", "each", "all", "per", "one", "line", "file", "files", "that", "with", "for",
+         "do", "does", "there", "just", "by", "from", "on", "as", "be", "not", "don't", "please"}
+
+
+def content_words(text: str) -> set[str]:
+    """The words a request (or a library example's) is matched on when the compiler picks
+    its nearest worked examples: lower-cased, common words and single letters left out."""
+    return {w for w in re.findall(r"[a-z0-9_]+", text.lower()) if w not in _STOP and len(w) > 1}

@@ -16,6 +16,7 @@ from babel.lang.events import (
     RunEnd,
     RunStart,
     StepResult,
+    StepStart,
 )
 from babel.lang.events import from_json as event_from_json
 from babel.lang.isa import ISA, Opcode, Operand, load_isa, model_schema
@@ -26,7 +27,7 @@ from babel.lang.values import as_lines, as_paths, as_text, preview
 
 __all__ = [
     'MAIN_PID', 'Commit', 'CommitRefused', 'Discard', 'Event', 'Recovered', 'Repair', 'ResultChecked', 'RunEnd', 'RunStart',
-    'StepResult', 'event_from_json',
+    'StepResult', 'StepStart', 'event_from_json',
     'Diagnostic', 'ISA', 'Opcode', 'Operand', 'ParseResult', 'Plan', 'RepairRequest', 'SlotRef',
     'Step', 'TraceStore', 'TraceWriter', 'Value', 'as_lines', 'as_paths', 'as_text', 'canonical', 'canonical_key',
     'data_dir', 'errors', 'load_isa', 'model_schema', 'parse_plan', 'plan_from_json', 'preview',

@@ -42,6 +42,18 @@ class RunStart(Event):
 
 
 @dataclass(frozen=True)
+class StepStart(Event):
+    """A step is about to run (its instruction: `id`, `op`). Live only: the CLI's progress
+    shows it with the time it has been running; the trace keeps the step's `StepResult`,
+    which says how long it took, so the recorder does not write it (babel.app.do)."""
+
+    kind: ClassVar[str] = "step_start"
+    id: str
+    op: str
+    pid: int = MAIN_PID
+
+
+@dataclass(frozen=True)
 class StepResult(Event):
     """One step's status: ok, or failed with a failure kind the control loop steers by."""
 
@@ -139,7 +151,7 @@ class RunEnd(Event):
         return {k: v for k, v in out.items() if v is not None or k == "result"}
 
 
-KINDS: dict[str, type[Event]] = {cls.kind: cls for cls in (RunStart, StepResult, ResultChecked, Repair, Recovered, Commit,
+KINDS: dict[str, type[Event]] = {cls.kind: cls for cls in (RunStart, StepStart, StepResult, ResultChecked, Repair, Recovered, Commit,
                                                               CommitRefused, Discard, RunEnd)}
 
 

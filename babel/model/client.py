@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from babel.model.cassette import CassetteClient
 from babel.model.config import Config
 from babel.model.endpoint import EndpointClient
-from babel.model.port import ModelClient, ModelError, Progress, Sampling
+from babel.model.port import ModelClient, ModelError, Progress, Sampling, TokenProgress
 
 if TYPE_CHECKING:
     from babel.model.engine import BatchedEngine
@@ -94,8 +94,10 @@ def load_engine(path: Path, config: Config, stable_messages: int | None, progres
 
 
 def make_client(config: Config, progress: Progress | None = None, stable_messages: int | None = None, *,
-                pool: ModelPool | None = None) -> ModelClient:
-    """The client the configuration asks for; an embedded model is loaded into `pool`."""
+                pool: ModelPool | None = None, on_tokens: TokenProgress | None = None) -> ModelClient:
+    """The client the configuration asks for; an embedded model is loaded into `pool`.
+    `on_tokens` is told the tokens the embedded engine has decoded so far (the other
+    backends answer whole: an endpoint is not streamed, a cassette replays)."""
     sampling = Sampling(temperature=config.temperature, max_tokens=config.max_tokens)
     if config.backend == "endpoint":
         # a model the user named is sent as named; none named: the server's own (its /models)
@@ -114,5 +116,6 @@ def make_client(config: Config, progress: Progress | None = None, stable_message
     except ModelMissing as error:
         raise ModelError(str(error)) from None
     if pool is None:
-        return EngineClient(load_engine(path, config, stable_messages, progress), name=path.name, sampling=sampling, owns_engine=True)
-    return EngineClient(pool.engine(path, config, stable_messages, progress), name=path.name, sampling=sampling)
+        return EngineClient(load_engine(path, config, stable_messages, progress), name=path.name, sampling=sampling, owns_engine=True,
+                            on_tokens=on_tokens)
+    return EngineClient(pool.engine(path, config, stable_messages, progress), name=path.name, sampling=sampling, on_tokens=on_tokens)

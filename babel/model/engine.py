@@ -26,14 +26,14 @@ import math
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from babel.model.port import Capabilities, Completion, ModelError, ModelRequest, ModelResult, Sampling
+from babel.model.port import Capabilities, Completion, ModelError, ModelRequest, ModelResult, Sampling, TokenProgress
 
 
 @dataclass(frozen=True)
@@ -302,13 +302,16 @@ class BatchedEngine:
     # ---- generation ----------------------------------------------------------
     def generate(self, messages: list[dict[str, str]], *, n: int = 1, temperatures: list[float] | None = None,
                  seeds: list[int] | None = None, schema: dict[str, Any] | None = None, max_tokens: int = 384,
-                 variants: list[list[dict[str, str]]] | None = None, variant_of: list[int] | None = None) -> list[Generated]:
+                 variants: list[list[dict[str, str]]] | None = None, variant_of: list[int] | None = None,
+                 on_tokens: Callable[[int], None] | None = None) -> list[Generated]:
         """n completions of one chat, decoded together; the prompt's KV cells are shared.
 
         `variants` are other versions of the chat (prompt variants, typically differing
         in the last message); sequence s decodes chat `variant_of[s]` (0 is `messages`,
         i is `variants[i - 1]`). The variants share the cells of their common tokens, so
-        a variant costs only the tokens where it differs.
+        a variant costs only the tokens where it differs. `on_tokens`, if given, is told the
+        tokens decoded so far (all sequences together) after each step: progress only, the
+        output does not depend on it.
         """
         if n < 1 or n > self.max_seqs:
             raise EngineError(f"n must be between 1 and {self.max_seqs}")
@@ -319,10 +322,11 @@ class BatchedEngine:
         temperatures = temperatures or [0.0] * n
         seeds = seeds or list(range(n))
         with self._lock:
-            return self._generate(chats, variant_of, n, temperatures, seeds, schema, max_tokens)
+            return self._generate(chats, variant_of, n, temperatures, seeds, schema, max_tokens, on_tokens)
 
     def _generate(self, chats: list[list[dict[str, str]]], variant_of: list[int], n: int, temperatures: list[float],
-                  seeds: list[int], schema: dict[str, Any] | None, max_tokens: int) -> list[Generated]:
+                  seeds: list[int], schema: dict[str, Any] | None, max_tokens: int,
+                  on_tokens: Callable[[int], None] | None = None) -> list[Generated]:
         L = self.L
         started = time.perf_counter()
         messages = chats[0]
@@ -386,6 +390,8 @@ class BatchedEngine:
                             L.llama_sampler_accept(grammars[s], token)
                         outputs[s].append(token)
                         next_branches.setdefault((number, token), ([], pos))[0].append(s)
+                if on_tokens is not None:
+                    on_tokens(sum(len(output) for output in outputs))
                 if not next_branches:
                     break
                 self.batch.n_tokens = 0
@@ -491,8 +497,9 @@ class EngineClient:
     capabilities = Capabilities(generate_many=True, schema=True, score=True)
 
     def __init__(self, engine: BatchedEngine, name: str = "embedded", sampling: Sampling | None = None,
-                 owns_engine: bool = False) -> None:
+                 owns_engine: bool = False, on_tokens: TokenProgress | None = None) -> None:
         self.engine = engine
+        self.on_tokens = on_tokens  # told the tokens decoded so far, for a live status; never changes an answer
         self.name = name
         self.sampling = sampling or Sampling()
         self.owns_engine = owns_engine
@@ -510,7 +517,8 @@ class EngineClient:
         variants = list(request.chats[1:]) or None
         generated = self.engine.generate(request.chats[0], n=len(samples), temperatures=[s.temperature for s in samples],
                                          seeds=[s.seed for s in samples], schema=request.schema, max_tokens=request.max_tokens,
-                                         variants=variants, variant_of=[s.chat for s in samples] if variants else None)
+                                         variants=variants, variant_of=[s.chat for s in samples] if variants else None,
+                                         on_tokens=self.on_tokens)
         return ModelResult(tuple(Completion(g.text, g.prompt_tokens, g.completion_tokens, g.logprob, g.model, g.latency_s)
                                  for g in generated))
 

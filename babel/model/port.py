@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 Progress = Callable[[str], None]
+#: Told how many tokens a backend has decoded so far for the request it is answering (all its
+#: samples together), as it decodes: for a live status only; nothing sent to the model changes.
+TokenProgress = Callable[[int], None]
 Chat = list[dict[str, str]]  # chat messages: {"role": ..., "content": ...}
 
 

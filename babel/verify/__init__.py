@@ -5,6 +5,7 @@ This module is the part's public face: other parts import from here, never from 
 """
 
 from babel.verify.check import step_facts, verify
+from babel.verify.flow import relabel
 from babel.verify.ops import (
     NO_SKILLS,
     OPS,
@@ -28,6 +29,6 @@ from babel.verify.shell import quote_argv
 __all__ = [
     'NO_SKILLS', 'OPS', 'Answer', 'Chat', 'Choice', 'Handler', 'Machine', 'Outcome', 'Policy', 'PolicyError', 'SkillTable', 'StepFacts', 'StepFailure',
     'asks_model',
-    'exec_programs', 'handler', 'kernel_rules', 'load_policy', 'path_within', 'quote_argv', 'replace_budgets', 'resolve',
+    'exec_programs', 'handler', 'kernel_rules', 'load_policy', 'path_within', 'quote_argv', 'relabel', 'replace_budgets', 'resolve',
     'step_facts', 'validate_policy', 'verify',
 ]

@@ -2,7 +2,8 @@
 
 Pure: `verify(plan, policy)` looks only at the plan and the policy and returns
 diagnostics (empty means valid). It checks opcodes and operands against the ISA table,
-data flow (a slot is written before it is read), types (an operand accepts the type of
+data flow (a slot is written before it is read; in a plan that jumps, branches or
+halts, on every path to the read: babel.verify.flow's control-flow graph), types (an operand accepts the type of
 the slot that feeds it), permissions (paths within the readable / writable roots,
 programs on the exec allow-list, no network) and budgets. The decoder uses these
 diagnostics as the syndrome of a candidate; the runtime re-checks at run time what
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from functools import partial
 
 from babel.lang import ISA, Diagnostic, Opcode, Operand, Plan, SlotRef, Step, Value, load_isa
+from babel.verify.flow import analyse, has_control_flow
 from babel.verify.ops import NO_SKILLS, SkillTable, StepFacts, handler
 from babel.verify.policy import Policy, resolve
 
@@ -71,7 +73,8 @@ def _verify(plan: Plan, policy: Policy, isa: ISA, inputs: dict[str, str], skills
     written_by: dict[str, str] = {name: "(input)" for name in inputs}
     later_writers = {s.out: s.id for s in plan.steps if s.out}
     read_slots: set[str] = set()
-    for step in plan.steps:
+    graph = analyse(plan, isa, inputs) if has_control_flow(plan) else None
+    for index, step in enumerate(plan.steps):
         if step.id in seen_ids:
             out.append(_diag(step, "E_STEP_DUPLICATE_ID", f"step id {step.id!r} is used twice; ids must be unique"))
         seen_ids.add(step.id)
@@ -82,6 +85,13 @@ def _verify(plan: Plan, policy: Policy, isa: ISA, inputs: dict[str, str], skills
             out.append(_diag(step, "E_OPCODE_UNKNOWN", f"unknown opcode {step.op!r}{hint}"))
         elif not opcode.implemented:
             out.append(_diag(step, "E_OPCODE_RESERVED", f"{step.op!r} belongs to the {opcode.family} family, reserved but not implemented yet"))
+        if graph is not None:  # the graph's data flow, by path, instead of the straight line's
+            for _, ref in step.reads():
+                read_slots.add(ref.name)
+            out += graph.at.get(index, [])
+            if opcode is not None and opcode.implemented:
+                out += _guarded(step, partial(_check_operands, step, opcode, graph.types.get(index, {}), policy, skills))
+            continue
         # data flow first: it applies whatever the opcode
         for operand, ref in step.reads():
             read_slots.add(ref.name)
@@ -99,7 +109,9 @@ def _verify(plan: Plan, policy: Policy, isa: ISA, inputs: dict[str, str], skills
             given = set(step.args)
             slot_types[step.out] = opcode.result_type(given) if opcode else "text"
             written_by[step.out] = step.id
-    if plan.result and plan.result not in slot_types:
+    if graph is not None:
+        out += graph.plan
+    elif plan.result and plan.result not in slot_types:
         out.append(Diagnostic("E_RESULT_UNDEFINED", f"the plan's result ${plan.result} is never written"))
     result_slot = plan.result_slot()
     for step in plan.steps[:-1]:

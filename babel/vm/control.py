@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from babel.lang import Plan, Repair, RepairRequest, Step, StepResult, load_isa, preview, to_text
-from babel.verify import NO_SKILLS, Policy, SkillTable, handler, step_facts, verify
+from babel.verify import NO_SKILLS, Policy, SkillTable, handler, relabel, step_facts, verify
 from babel.vm.machine import EventSink, Process, ResultCheck, RunResult, flagged
 
 TRANSIENT = {"sandbox_error"}
@@ -415,7 +415,9 @@ class Controller:
             out = old.out if n == len(new_steps) - 1 else new.out
             renamed.append(replace(new, id=new_id, out=out, line=None, column=None))
         result = plan.result
-        return Plan(plan.steps[:index] + tuple(renamed) + plan.steps[index + 1:], result)
+        # a jump or branch to the replaced step goes to its first replacement
+        patched = Plan(plan.steps[:index] + tuple(renamed) + plan.steps[index + 1:], result)
+        return relabel(patched, old.id, renamed[0].id) if renamed else patched
 
     def _ask_model(self, plan: Plan, index: int, result: StepResult, slots: dict[str, Any]) -> list[list[Step]]:
         if self.propose is None:

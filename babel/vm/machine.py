@@ -33,6 +33,7 @@ from babel.lang import (
     SlotRef,
     Step,
     StepResult,
+    StepStart,
     Value,
     as_text,
     preview,
@@ -93,12 +94,20 @@ def exec_request(cmd: str, rules: dict[str, list[str]], timeout: float, max_outp
     return {"op": "exec", "args": {"cmd": cmd, "argv": None, "stdin": None, "rules": rules}, "timeout": timeout, "max_output": max_output}
 
 
+#: the slot that names the halt which stopped a process with a value (no step id or slot
+#: name can be it); kept with the slots, so a run restored to an earlier answer keeps it
+HALTED = "#!halt"
+
+
 @dataclass
 class Process:
     """A program being run: its plan, the index of its next step, its slots and its status.
 
-    `status` is "ready" (not started), "running", "done" (every step completed) or
-    "failed" (the step at `pc` failed; a supervisor may `resume` it with a patched plan).
+    `status` is "ready" (not started), "running", "done" (it ran off its last step, or a
+    halt stopped it) or "failed" (the step at `pc` failed; a supervisor may `resume` it
+    with a patched plan). `pc` moves to the next step, or where a step's handler says
+    (`Outcome.jump_to`); `edges` counts the bounded edges taken, `confidence` keeps the
+    confidence of the model op whose value a slot holds (a branch may test it).
     """
 
     program: Plan
@@ -112,6 +121,8 @@ class Process:
     status: str = "ready"
     results: list[StepResult] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
+    confidence: dict[str, float] = field(default_factory=dict)
+    edges: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @property
     def at(self) -> str | None:
@@ -123,10 +134,14 @@ class Process:
         self.program = program
         self.pc = self.pc if at is None else at
         self.status = "running" if self.pc < len(program.steps) else "done"
+        if self.status == "running":
+            self.slots.pop(HALTED, None)
 
     def value(self) -> Any:
-        """The program's result: its result slot, or the last step's value."""
+        """The program's result: a halt's value, its result slot, or the last step's value."""
         plan = self.program
+        if HALTED in self.slots:
+            return self.slots.get(f"#{self.slots[HALTED]}")
         return self.slots.get(plan.result) if plan.result else self.slots.get(f"#{plan.steps[-1].id}")
 
 
@@ -161,7 +176,7 @@ class _Machine:
         inner = Process(skill.plan, skill_policy(skill, self.process.policy), self.process.skills, bound,
                         alu=self.process.alu, pid=self.process.pid, slots=dict(bound))
         statuses = []
-        while inner.pc < len(inner.program.steps):
+        while inner.status in ("ready", "running"):
             result = step(inner, self.sandbox)
             statuses.append(f"{result.id} {result.status}" + (f" {result.failure}" if result.failure else ""))
             if not result.ok:
@@ -179,6 +194,9 @@ class _Machine:
 
     def choose(self, chat: Chat, options: list[str]) -> Choice:
         return self._alu().choose(chat, options)
+
+    def confidence(self, slot: str) -> float | None:
+        return self.process.confidence.get(slot)
 
 
 def _resolve(value: Value, slots: dict[str, Any]) -> Any:
@@ -203,7 +221,9 @@ def step(process: Process, sandbox: StepSandbox) -> StepResult:
     """Advance the process by one instruction and say how it went.
 
     On success the step's value is stored (in its out slot, and as `#id` for the plan's
-    result) and the program counter moves on; on failure it stays at the step and the
+    result) and the program counter moves on: to the next step, or where the handler
+    sends it (a jump, a branch taken; a bounded edge past its bound fails the step with
+    `loop_bound`), and a halt ends the process; on failure it stays at the step and the
     process is "failed"."""
     if process.pc >= len(process.program.steps):
         raise ValueError(f"process {process.pid} has no step at {process.pc}: its program has {len(process.program.steps)}")
@@ -219,6 +239,9 @@ def step(process: Process, sandbox: StepSandbox) -> StepResult:
             outcome = Outcome(None, failure=error.failure, message=error.message)
         except (KeyError, TypeError, re.error) as error:
             outcome = Outcome(None, failure="invalid_output", message=f"cannot run this step: {error}")
+    target = _target(process, current, outcome) if outcome.failure is None and outcome.jump_to is not None else None
+    if isinstance(target, Outcome):
+        outcome = target
     shown, cut, size = preview(outcome.value, process.policy.budgets.trace_output_bytes)
     result = StepResult(
         id=current.id, op=current.op, status="failed" if outcome.failure else "ok", failure=outcome.failure, message=outcome.message,
@@ -229,12 +252,36 @@ def step(process: Process, sandbox: StepSandbox) -> StepResult:
     if result.ok:
         if current.out:
             process.slots[current.out] = outcome.value
+            if "confidence" in outcome.detail:
+                process.confidence[current.out] = float(outcome.detail["confidence"])
+            else:
+                process.confidence.pop(current.out, None)
         process.slots[f"#{current.id}"] = outcome.value
-        process.pc += 1
-        process.status = "done" if process.pc == len(process.program.steps) else "running"
+        process.pc = target if isinstance(target, int) else process.pc + 1
+        process.status = "done" if process.pc == len(process.program.steps) or outcome.halt else "running"
+        if outcome.halt and outcome.value is not None:  # the pc stays just past the halt, so a result repair resumes at it
+            process.slots[HALTED] = current.id
     else:
         process.status = "failed"
     return result
+
+
+def _target(process: Process, current: Step, outcome: Outcome) -> int | Outcome:
+    """The index a step's handler sends control to, or the failure that stops it: a step
+    the program does not have (the verifier refuses that first), or a bounded edge taken
+    once more than its bound."""
+    to = outcome.jump_to or ""
+    index = next((i for i, s in enumerate(process.program.steps) if s.id == to), None)
+    if index is None:
+        return Outcome(None, failure="invalid_output", message=f"{current.id} continues at step {to!r}, which the program does not have")
+    if outcome.bound is not None:
+        edge = (current.id, to)
+        taken = process.edges.get(edge, 0) + 1
+        if taken > outcome.bound:
+            return Outcome(None, outcome.detail, failure="loop_bound",
+                           message=f"the edge {current.id} → {to} was taken {outcome.bound} times, its bound (times={outcome.bound}); the loop did not end")
+        process.edges[edge] = taken
+    return index
 
 
 class Supervisor(Protocol):
@@ -351,6 +398,7 @@ def supervise(
     if not plan.steps:
         process.status = "failed"  # nothing to run (the verifier refuses an empty plan first)
     while process.status in ("ready", "running"):
+        emit(StepStart(process.program.steps[process.pc].id, process.program.steps[process.pc].op, pid=process.pid))
         result = step(process, sandbox)
         emit(result)
         if process.status == "failed":

@@ -22,11 +22,13 @@ from babel.verify.ops.base import (
     Chat,
     Choice,
     FactsOf,
+    Flow,
     Handler,
     Machine,
     Outcome,
     SkillSignature,
     SkillTable,
+    Source,
     StepFacts,
     StepFailure,
 )
@@ -76,6 +78,6 @@ def asks_model(plan: Plan) -> bool:
 
 
 __all__ = [
-    "FAMILIES", "NO_SKILLS", "Answer", "Chat", "Choice", "OPS", "FactsOf", "Handler", "Machine", "Outcome", "SkillSignature", "SkillTable",
-    "StepFacts", "StepFailure", "TableError", "asks_model", "build_table", "exec_programs", "handler", "kernel_rules",
+    "FAMILIES", "NO_SKILLS", "Answer", "Chat", "Choice", "OPS", "FactsOf", "Flow", "Handler", "Machine", "Outcome", "SkillSignature", "SkillTable",
+    "Source", "StepFacts", "StepFailure", "TableError", "asks_model", "build_table", "exec_programs", "handler", "kernel_rules",
 ]

@@ -68,6 +68,29 @@ class Outcome:
     detail: dict[str, Any] = field(default_factory=dict)  # exit code, stderr tail, a skill's step statuses, ...
     failure: str | None = None
     message: str | None = None
+    jump_to: str | None = None  # continue at this step id instead of the next one
+    bound: int | None = None  # the edge to `jump_to` may be taken at most this many times (the machine counts)
+    halt: bool = False  # the process ends here; a value that is not None is its result
+
+
+@dataclass(frozen=True)
+class Flow:
+    """Where control may go after a step, as the verifier's control-flow graph sees it."""
+
+    targets: tuple[str, ...] = ()  # step ids it may continue at
+    falls_through: bool = True  # it may continue at the next step
+    bounded: bool = False  # its edges to `targets` carry a bound (times=)
+    ends: bool = False  # the plan ends here (halt)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A step whose write of a slot may reach a read of it: the step, the type it writes,
+    and its handler (None for a plan's input)."""
+
+    step: Step | None
+    type: str
+    handler: Handler | None
 
 
 #: chat messages: {"role": "system" | "user" | "assistant", "content": text}
@@ -116,6 +139,9 @@ class Machine(Protocol):
     def choose(self, chat: Chat, options: list[str]) -> Choice:
         """The model's probability of each option as the reply to `chat` (raises StepFailure "model_error")."""
         ...
+    def confidence(self, slot: str) -> float | None:
+        """The confidence (0 to 1) of the model op whose value the slot holds, or None."""
+        ...
 
 
 def diag(step: Step, code: str, message: str, severity: str = "error") -> Diagnostic:
@@ -153,6 +179,23 @@ class Handler:
     label: ClassVar[str] = ""
     #: it asks the model (the run needs one)
     asks_model: ClassVar[bool] = False
+    #: its value comes with a confidence in the step's detail (a branch may test it)
+    confident: ClassVar[bool] = False
+    #: the only values it gives, when they are a fixed few (eval: yes, no)
+    answers: ClassVar[tuple[str, ...] | None] = None
+
+    def flow(self, step: Step) -> Flow:
+        """Where control goes after the step: the next step, by default."""
+        return Flow()
+
+    def relabel(self, step: Step, old: str, new: str) -> Step:
+        """The step with its labels naming step `old` renamed to `new` (a repair renames the step it replaces)."""
+        return step
+
+    def check_reads(self, step: Step, sources: Mapping[str, tuple[Source, ...]]) -> list[Diagnostic]:
+        """Checks of the values that reach this step, by the steps that may have written each
+        slot it reads (the control-flow graph's reaching writes)."""
+        return []
 
     def check(self, step: Step, policy: Policy, skills: SkillTable) -> list[Diagnostic]:
         """Checks of this opcode beyond the operand, type and path checks the table drives."""

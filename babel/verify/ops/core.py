@@ -120,6 +120,10 @@ class Exec(Handler):
         out: list[Diagnostic] = []
         if isinstance(step.args.get("cmd"), SlotRef) or isinstance(step.args.get("argv"), SlotRef):
             return [diag(step, "E_EXEC_DYNAMIC", "the command comes from a slot, so it cannot be checked before it runs; write it out in the plan")]
+        argv = step.args.get("argv")
+        if isinstance(argv, list) and argv and not isinstance(argv[0], str):
+            return [diag(step, "E_EXEC_DYNAMIC", "the program (argv[0]) comes from a slot, so the allow-list cannot be checked before it runs; "
+                                                 "write the program out in the plan")]
         line = exec_programs(step)
         for problem in line.problems:
             out.append(diag(step, "E_EXEC_UNCHECKABLE", problem))

@@ -70,6 +70,8 @@ def _best(options: list[str], choice: Choice) -> tuple[str, float]:
 class Eval(Handler):
     op = "eval"
     asks_model = True
+    confident = True
+    answers = ("yes", "no")
     REPLIES = ["Yes", "No"]  # scored as the model would write them; the value is "yes" or "no"
 
     def perform(self, step: Step, args: dict[str, Any], machine: Machine) -> Outcome:
@@ -82,6 +84,7 @@ class Eval(Handler):
 class Select(Handler):
     op = "select"
     asks_model = True
+    confident = True
 
     def check(self, step: Step, policy: Policy, skills: SkillTable) -> list[Diagnostic]:
         options = step.args.get("options")
