@@ -46,6 +46,8 @@ RISKY_VARIABLES = re.compile(r"(PATH|IFS|ENV|BASH_ENV|SHELLOPTS|BASHOPTS|PS4|CDP
 VCS = ".git"
 PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
 FETCH_MAX = 4 << 20
+#: how long, at most, the executor waits for a command's leftover processes to be gone
+STRAYS_WAIT = 5.0
 
 
 class StepError(Exception):
@@ -393,7 +395,7 @@ class Executor:
             proc.wait()
         # whatever the command left running (in the background, in a new session) ends
         # with it, counted; then its pipes close and all it printed until then is read
-        left = self.kill_strays()
+        left = self.kill_strays(proc.pid)
         for reader in readers:
             reader.join(timeout=5)
         out, out_total = outputs.get("stdout", (b"", 0))
@@ -425,14 +427,19 @@ class Executor:
             raise StepError("nonzero_exit", f"exit status {code}" + (f": {first}" if first else ""), value)
         return value, False
 
-    def kill_strays(self) -> int:
+    def kill_strays(self, group: int | None = None) -> int:
         """Kill every process descended from the executor (a command's leftovers: orphans
-        come back to it, their subreaper) and reap them; how many there were."""
-        killed: set[int] = set()
-        for _ in range(20):
+        come back to it, their subreaper) and reap them; how many there were. `group` is
+        the command's process group, killed at once first: the kernel adds no process to a
+        group while it signals it, so a fork bomb in it cannot outrun the kill. The sweep
+        goes on until none is left (for at most STRAYS_WAIT seconds), so the next command
+        finds the process budget free."""
+        killed: set[int] = set(_descendants(os.getpid()))
+        if group is not None:
+            _kill_group(group)
+        deadline, pause = time.monotonic() + STRAYS_WAIT, 0.002
+        while True:
             strays = _descendants(os.getpid())
-            if not strays:
-                break
             for pid in strays:
                 try:
                     os.kill(pid, signal.SIGKILL)
@@ -440,7 +447,10 @@ class Executor:
                 except (ProcessLookupError, PermissionError):
                     pass
             _reap()
-            time.sleep(0.002)
+            if not strays or time.monotonic() > deadline:
+                break
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
         _reap()
         return len(killed)
 
