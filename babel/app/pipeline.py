@@ -21,9 +21,10 @@ from typing import Any
 from babel.app.diffs import ChangeReview, review_changes
 from babel.app.undo import MAX_KEPT_FILE, UndoError, UndoStore
 from babel.app.vcs import GitError, commit_run, dirty_warning, work_tree
-from babel.compiler import Compilation, Decision, DryRun, ModelLike, WorkspaceFacts, compile_request, decode, has_effects, retry_with_diagnostics, reviewer
+from babel.compiler import Compilation, Decision, DryRun, WorkspaceFacts, compile_request, decode, has_effects, retry_with_diagnostics, reviewer
 from babel.lang import Commit, Discard, Plan, Recovered, as_text, canonical_key
 from babel.lang import CommitRefused as CommitRefusedEvent
+from babel.model import ModelClient
 from babel.sandbox import Change, CommitRefused, SandboxError, WorkspaceError, apply_changes, check_changes, read_originals, recover_commits
 from babel.skills import NO_SKILLS, SkillMap
 from babel.verify import Policy, replace_budgets
@@ -86,7 +87,7 @@ def dry_runner(sandbox: StepSandbox, policy: Policy, step_timeout: float = 10.0,
 
 def compile_and_decode(
     request: str,
-    model: ModelLike,
+    model: ModelClient,
     sandbox: StepSandbox,
     policy: Policy,
     *,

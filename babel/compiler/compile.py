@@ -31,10 +31,6 @@ from babel.verify import Policy, handler, verify
 Progress = Callable[[str], None]
 
 
-#: The model the compiler asks: the model part's port (the name app/pipeline.py imports).
-ModelLike = ModelClient
-
-
 @dataclass(frozen=True)
 class WorkspaceFacts:
     """What the compiler is told about the workspace: where it is mounted and what is in it."""

@@ -19,6 +19,7 @@ from functools import partial
 from babel.lang import ISA, Diagnostic, Opcode, Operand, Plan, SlotRef, Step, Value, load_isa
 from babel.verify.flow import analyse, has_control_flow
 from babel.verify.ops import NO_SKILLS, SkillTable, StepFacts, handler
+from babel.verify.ops.base import diag
 from babel.verify.policy import Policy, resolve
 
 #: Which slot types each operand type accepts (text is the universal rendering).
@@ -55,11 +56,7 @@ def _guarded(step: Step, check: Callable[[], list[Diagnostic]]) -> list[Diagnost
     try:
         return check()
     except Exception as error:  # a verifier bug: refuse the step, say so, never raise
-        return [_diag(step, "E_INTERNAL_CHECK", f"the verifier could not check this step ({_failure(error)}); please report it")]
-
-
-def _diag(step: Step, code: str, message: str, severity: str = "error") -> Diagnostic:
-    return Diagnostic(code, message, step=step.id, line=step.line, column=step.column, severity=severity)
+        return [diag(step, "E_INTERNAL_CHECK", f"the verifier could not check this step ({_failure(error)}); please report it")]
 
 
 def _verify(plan: Plan, policy: Policy, isa: ISA, inputs: dict[str, str], skills: SkillTable) -> list[Diagnostic]:
@@ -76,15 +73,15 @@ def _verify(plan: Plan, policy: Policy, isa: ISA, inputs: dict[str, str], skills
     graph = analyse(plan, isa, inputs) if has_control_flow(plan) else None
     for index, step in enumerate(plan.steps):
         if step.id in seen_ids:
-            out.append(_diag(step, "E_STEP_DUPLICATE_ID", f"step id {step.id!r} is used twice; ids must be unique"))
+            out.append(diag(step, "E_STEP_DUPLICATE_ID", f"step id {step.id!r} is used twice; ids must be unique"))
         seen_ids.add(step.id)
         opcode = isa.opcodes.get(step.op)
         if opcode is None:
             near = difflib.get_close_matches(step.op, [o.name for o in isa.implemented()], n=1)
             hint = f"; did you mean {near[0]!r}?" if near else f"; opcodes: {', '.join(o.name for o in isa.implemented())}"
-            out.append(_diag(step, "E_OPCODE_UNKNOWN", f"unknown opcode {step.op!r}{hint}"))
+            out.append(diag(step, "E_OPCODE_UNKNOWN", f"unknown opcode {step.op!r}{hint}"))
         elif not opcode.implemented:
-            out.append(_diag(step, "E_OPCODE_RESERVED", f"{step.op!r} belongs to the {opcode.family} family, reserved but not implemented yet"))
+            out.append(diag(step, "E_OPCODE_RESERVED", f"{step.op!r} belongs to the {opcode.family} family, reserved but not implemented yet"))
         if graph is not None:  # the graph's data flow, by path, instead of the straight line's
             for _, ref in step.reads():
                 read_slots.add(ref.name)
@@ -100,12 +97,12 @@ def _verify(plan: Plan, policy: Policy, isa: ISA, inputs: dict[str, str], skills
                     why = f"it is written later, by step {later_writers[ref.name]}"
                 else:
                     why = "no step writes it"
-                out.append(_diag(step, "E_SLOT_UNDEFINED", f"{operand}= reads ${ref.name} before it is written ({why})"))
+                out.append(diag(step, "E_SLOT_UNDEFINED", f"{operand}= reads ${ref.name} before it is written ({why})"))
         if opcode is not None and opcode.implemented:
             out += _guarded(step, partial(_check_operands, step, opcode, slot_types, policy, skills))
         if step.out:
             if step.out in written_by and step.out not in inputs:
-                out.append(_diag(step, "W_SLOT_REDEFINED", f"${step.out} was already written by step {written_by[step.out]}; this replaces it", "warning"))
+                out.append(diag(step, "W_SLOT_REDEFINED", f"${step.out} was already written by step {written_by[step.out]}; this replaces it", "warning"))
             given = set(step.args)
             slot_types[step.out] = opcode.result_type(given) if opcode else "text"
             written_by[step.out] = step.id
@@ -116,7 +113,7 @@ def _verify(plan: Plan, policy: Policy, isa: ISA, inputs: dict[str, str], skills
     result_slot = plan.result_slot()
     for step in plan.steps[:-1]:
         if step.out and step.out not in read_slots and step.out != result_slot:
-            out.append(_diag(step, "W_SLOT_UNUSED", f"${step.out} is written but never read", "warning"))
+            out.append(diag(step, "W_SLOT_UNUSED", f"${step.out} is written but never read", "warning"))
     return out
 
 
@@ -140,7 +137,7 @@ def _check_value(step: Step, operand: Operand, value: Value, slot_types: dict[st
             return []
         if found not in ACCEPTS[kind]:
             wants = ", ".join(sorted(ACCEPTS[kind])) or "a literal"
-            return [_diag(step, "E_TYPE_MISMATCH", f"{operand.name}= takes {kind} ({wants}); ${value.name} holds {found}")]
+            return [diag(step, "E_TYPE_MISMATCH", f"{operand.name}= takes {kind} ({wants}); ${value.name} holds {found}")]
         return []
     literal = _literal_type(value)
     ok = {
@@ -152,20 +149,20 @@ def _check_value(step: Step, operand: Operand, value: Value, slot_types: dict[st
         "value": literal in ("str", "int", "list"),
     }.get(kind, literal == "str")
     if not ok:
-        return [_diag(step, "E_TYPE_MISMATCH", f"{operand.name}= takes {kind}, not {literal} {_show(value)}")]
+        return [diag(step, "E_TYPE_MISMATCH", f"{operand.name}= takes {kind}, not {literal} {_show(value)}")]
     problems: list[Diagnostic] = []
     if isinstance(value, list):
         for item in value:
             if isinstance(item, SlotRef):
                 found = slot_types.get(item.name)
                 if found is not None and found != "text":
-                    problems.append(_diag(step, "E_TYPE_MISMATCH", f"{operand.name}= lists take text slots; ${item.name} holds {found}"))
+                    problems.append(diag(step, "E_TYPE_MISMATCH", f"{operand.name}= lists take text slots; ${item.name} holds {found}"))
             elif not isinstance(item, str) or isinstance(item, bool):
-                problems.append(_diag(step, "E_TYPE_MISMATCH", f"{operand.name}= takes a list of strings, found {_show(item)}"))
+                problems.append(diag(step, "E_TYPE_MISMATCH", f"{operand.name}= takes a list of strings, found {_show(item)}"))
         if kind == "argv" and not value:
-            problems.append(_diag(step, "E_ARG_INVALID", "argv= needs at least the program name"))
+            problems.append(diag(step, "E_ARG_INVALID", "argv= needs at least the program name"))
     if operand.enum and isinstance(value, str) and value not in operand.enum:
-        problems.append(_diag(step, "E_ARG_INVALID", f"{operand.name}= must be one of {', '.join(operand.enum)}, not {value!r}"))
+        problems.append(diag(step, "E_ARG_INVALID", f"{operand.name}= must be one of {', '.join(operand.enum)}, not {value!r}"))
     return problems
 
 
@@ -186,21 +183,21 @@ def _check_operands(step: Step, opcode: Opcode, slot_types: dict[str, str], poli
         if operand is None:
             near = difflib.get_close_matches(name, list(opcode.operands), n=1)
             hint = f"; did you mean {near[0]!r}?" if near else f"; {opcode.name} takes {', '.join(opcode.operands)}"
-            out.append(_diag(step, "E_ARG_UNKNOWN", f"{opcode.name} has no operand {name!r}{hint}"))
+            out.append(diag(step, "E_ARG_UNKNOWN", f"{opcode.name} has no operand {name!r}{hint}"))
             continue
         out += _check_value(step, operand, value, slot_types)
     for name, operand in opcode.operands.items():
         if operand.required and name not in step.args:
-            out.append(_diag(step, "E_ARG_MISSING", f"{opcode.name} needs {name}= ({operand.doc})"))
+            out.append(diag(step, "E_ARG_MISSING", f"{opcode.name} needs {name}= ({operand.doc})"))
     for group in opcode.one_of:
         present = [n for n in group if n in step.args]
         if len(present) != 1:
             what = "needs one of" if not present else "takes only one of"
-            out.append(_diag(step, "E_ARG_MISSING" if not present else "E_ARG_CONFLICT", f"{opcode.name} {what} {' or '.join(n + '=' for n in group)}"))
+            out.append(diag(step, "E_ARG_MISSING" if not present else "E_ARG_CONFLICT", f"{opcode.name} {what} {' or '.join(n + '=' for n in group)}"))
     for group in opcode.exclusive:
         present = [n for n in group if n in step.args]
         if len(present) > 1:
-            out.append(_diag(step, "E_ARG_CONFLICT", f"{opcode.name} takes only one of {' or '.join(n + '=' for n in group)}"))
+            out.append(diag(step, "E_ARG_CONFLICT", f"{opcode.name} takes only one of {' or '.join(n + '=' for n in group)}"))
     out += _check_permissions(step, opcode, policy)
     if not opcode.variadic and semantics is not None:
         out += semantics.check(step, policy, skills)
@@ -226,7 +223,7 @@ def _check_permissions(step: Step, opcode: Opcode, policy: Policy) -> list[Diagn
         for path in _literal_paths(step.args[name]):
             verdict = resolve(policy, path, access)
             if verdict.code:
-                out.append(_diag(step, verdict.code, f"{name}=: {verdict.message}"))
+                out.append(diag(step, verdict.code, f"{name}=: {verdict.message}"))
     return out
 
 
@@ -235,9 +232,9 @@ def _check_timeout(step: Step, policy: Policy) -> list[Diagnostic]:
     timeout = step.args.get("timeout")
     if isinstance(timeout, int) and not isinstance(timeout, bool):
         if timeout <= 0:
-            out.append(_diag(step, "E_ARG_INVALID", "timeout= must be a positive number of seconds"))
+            out.append(diag(step, "E_ARG_INVALID", "timeout= must be a positive number of seconds"))
         elif timeout > policy.budgets.step_timeout:
-            out.append(_diag(step, "E_BUDGET_TIME", f"timeout={timeout} is over the step budget of {policy.budgets.step_timeout:g} s"))
+            out.append(diag(step, "E_BUDGET_TIME", f"timeout={timeout} is over the step budget of {policy.budgets.step_timeout:g} s"))
     return out
 
 
