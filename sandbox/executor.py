@@ -2,7 +2,10 @@
 
 It is the only code that touches the workspace. The host sends one request per line
 on stdin and reads one response per line on stdout (protocol: docs/architecture.md);
-every request carries an id that its response repeats. It runs as the container's
+every request carries an id that its response repeats. An `exec` request that asks to
+be streamed (`"stream": true`) also gets its command's output as it comes, in chunk
+messages with the same id before the response (`Streamer`), bounded in total; the
+response still carries the whole bounded output. It runs as the container's
 unprivileged user, in a container with no network, a read-only root and only the
 workspace mounted, and it is not dumpable, so a step's processes cannot reach its
 channel through /proc. Every command runs under a Landlock ruleset made from the
@@ -20,6 +23,7 @@ Standalone (standard library only) and importable, so its logic is tested in-pro
 from __future__ import annotations
 
 import base64
+import codecs
 import contextlib
 import ctypes
 import json
@@ -48,6 +52,16 @@ PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
 FETCH_MAX = 4 << 20
 #: how long, at most, the executor waits for a command's leftover processes to be gone
 STRAYS_WAIT = 5.0
+#: a streamed command's chunks carry at most this many bytes of each stream (and no more
+#: than the request's max_output); the rest reaches the host only in the response
+STREAM_MAX = 256 << 10
+#: a partial line is sent once it has waited this long; complete lines go at once
+STREAM_WAIT = 0.1
+#: the least time between two sends of chunks, so that a flood of short lines is coalesced
+STREAM_GAP = 0.02
+
+#: Sends one message (a dict) to the host on the channel, the request's id added.
+Send = Callable[[dict[str, Any]], None]
 
 
 class StepError(Exception):
@@ -116,6 +130,92 @@ def copy_sparse(src: int, dst: int, size: int) -> int:
             copied += len(chunk)
     os.ftruncate(dst, size)
     return copied
+
+
+class Streamer:
+    """A running command's output sent to the host as it comes: chunk messages
+    `{"chunk": text, "stream": "stdout" | "stderr"}`, complete lines at once (at most one
+    send every STREAM_GAP, so a flood of short lines travels as a few chunks) and a
+    partial line after STREAM_WAIT. Each stream's chunks stop at `budget` bytes; the last
+    chunk of a stream cut short says `"cut": true`, and nothing of it follows. Text is
+    decoded as the response decodes it (UTF-8, a bad byte replaced), a character split
+    between two reads kept whole, so the chunks of a stream that was not cut join into
+    exactly the response's text. `close()` sends what is left; after it nothing is sent."""
+
+    NAMES = ("stdout", "stderr")
+
+    def __init__(self, send: Send, budget: int) -> None:
+        self._send = send
+        self._room = dict.fromkeys(self.NAMES, max(0, budget))
+        self._pending = {name: bytearray() for name in self.NAMES}
+        self._since: dict[str, float | None] = dict.fromkeys(self.NAMES, None)  # when the oldest unsent byte came
+        self._cut: dict[str, bool] = dict.fromkeys(self.NAMES, False)  # the budget ran out
+        self._told: dict[str, bool] = dict.fromkeys(self.NAMES, False)  # ... and the host was told so
+        self._decoders = {name: codecs.getincrementaldecoder("utf-8")("replace") for name in self.NAMES}
+        self._wake = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def feed(self, name: str, data: bytes) -> None:
+        """Bytes the command wrote on `name` (called by its pipe's reader)."""
+        with self._wake:
+            if self._closed or self._cut[name]:
+                return
+            taken = data[: self._room[name]]
+            self._room[name] -= len(taken)
+            if taken and self._since[name] is None:
+                self._since[name] = time.monotonic()
+            self._pending[name] += taken
+            if len(taken) < len(data):
+                self._cut[name] = True
+            if b"\n" in taken or self._cut[name]:
+                self._wake.notify()
+
+    def _take(self, final: bool) -> list[dict[str, Any]]:
+        """The chunks due now (all that is pending when `final`), under the lock."""
+        messages = []
+        now = time.monotonic()
+        for name in self.NAMES:
+            pending, since = self._pending[name], self._since[name]
+            whole = final or self._cut[name] or (since is not None and now - since >= STREAM_WAIT)
+            end = len(pending) if whole else pending.rfind(b"\n") + 1
+            ending = final and not self._cut[name]  # (a character split at the end of a stream shows as the response shows it)
+            text = self._decoders[name].decode(bytes(pending[:end]), final=ending) if end or ending else ""
+            del pending[:end]
+            self._since[name] = (now if pending else None) if end else since
+            message: dict[str, Any] = {"chunk": text, "stream": name}
+            if self._cut[name] and not self._told[name] and not pending:
+                message["cut"] = self._told[name] = True
+            if text or "cut" in message:
+                messages.append(message)
+        return messages
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                if self._closed:
+                    return
+                if not any(b"\n" in self._pending[n] or (self._cut[n] and not self._told[n]) for n in self.NAMES):
+                    self._wake.wait(STREAM_WAIT)  # (a line that came while the last chunks were sent is sent without waiting)
+                if self._closed:
+                    return
+                messages = self._take(final=False)
+            for message in messages:  # outside the lock: a slow channel does not stop the command's readers
+                self._send(message)
+            if messages:
+                time.sleep(STREAM_GAP)
+
+    def close(self) -> None:
+        """The command has ended and its pipes are read: send what is left, then nothing more."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        self._thread.join()
+        with self._wake:
+            messages = self._take(final=True)
+        for message in messages:
+            self._send(message)
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -342,7 +442,9 @@ class Executor:
                 raise StepError("sandbox_error", str(error)) from None
         return self._rulesets[key]
 
-    def exec(self, args: dict[str, Any], timeout: float, max_output: int) -> tuple[Any, bool]:
+    def exec(self, args: dict[str, Any], timeout: float, max_output: int, send: Send | None = None) -> tuple[Any, bool]:
+        """Run a command under the step's kernel rules; with `send`, its output is also
+        streamed to the host as it comes (Streamer), the value the same either way."""
         cmd, argv = args.get("cmd"), args.get("argv")
         command = ["/bin/sh", "-c", cmd] if cmd else argv
         if not command:
@@ -356,35 +458,48 @@ class Executor:
                     and isinstance(value, str)):
                 env[name] = value
         file_limit = int(args.get("max_file_bytes") or 1 << 30)
+        # (made before the command starts, so its thread is not one the command's processes can take from the pid budget)
+        streamer = Streamer(send, min(max_output, STREAM_MAX)) if send is not None else None
         try:
-            proc = subprocess.Popen(
-                command, cwd=self.root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_confine(ruleset, file_limit),
-            )
-        except FileNotFoundError:
-            raise StepError("not_found", f"command not found: {command[0]}") from None
-        except PermissionError:
-            raise StepError("permission_denied", f"cannot run {command[0]}: permission denied (not on the step's allow-list?)") from None
-        except subprocess.SubprocessError as error:  # the kernel rules could not be applied: run nothing
-            raise StepError("sandbox_error", f"cannot confine the command: {error}") from None
+            try:
+                proc = subprocess.Popen(
+                    command, cwd=self.root, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_confine(ruleset, file_limit),
+                )
+            except FileNotFoundError:
+                raise StepError("not_found", f"command not found: {command[0]}") from None
+            except PermissionError:
+                raise StepError("permission_denied", f"cannot run {command[0]}: permission denied (not on the step's allow-list?)") from None
+            except subprocess.SubprocessError as error:  # the kernel rules could not be applied: run nothing
+                raise StepError("sandbox_error", f"cannot confine the command: {error}") from None
+        except BaseException:
+            if streamer is not None:
+                streamer.close()
+            raise
         outputs: dict[str, tuple[bytes, int]] = {}
 
         def drain(name: str, stream: Any) -> None:
             kept, total = bytearray(), 0
             while True:
-                chunk = stream.read(65536)
+                chunk = stream.read1(65536)  # what the pipe holds now, so it can be streamed
                 if not chunk:
                     break
+                if streamer is not None:
+                    streamer.feed(name, chunk)
                 total += len(chunk)
                 if len(kept) <= max_output:
                     kept += chunk[: max_output + 1 - len(kept)]
             outputs[name] = (bytes(kept), total)
 
         readers = [threading.Thread(target=drain, args=(n, s), daemon=True) for n, s in (("stdout", proc.stdout), ("stderr", proc.stderr))]
-        for reader in readers:
-            reader.start()
         feeder = threading.Thread(target=_feed, args=(proc, (stdin or "").encode("utf-8", errors="replace")), daemon=True)
-        feeder.start()
+        try:
+            for thread in (*readers, feeder):
+                thread.start()
+        except RuntimeError as error:  # no thread to be had: the command's processes took the pid budget first
+            self._abandon(proc, readers, streamer)
+            raise StepError("sandbox_error", f"the command's processes took the sandbox's process limit before its output could be read "
+                                             f"({error}); they were stopped") from None
         timed_out = False
         try:
             proc.wait(timeout=timeout)
@@ -398,6 +513,8 @@ class Executor:
         left = self.kill_strays(proc.pid)
         for reader in readers:
             reader.join(timeout=5)
+        if streamer is not None:
+            streamer.close()  # every chunk goes before the response
         out, out_total = outputs.get("stdout", (b"", 0))
         err, err_total = outputs.get("stderr", (b"", 0))
         value = {"stdout": out[:max_output].decode("utf-8", errors="replace"), "stderr": err[:max_output].decode("utf-8", errors="replace"),
@@ -426,6 +543,22 @@ class Executor:
         if code != 0:
             raise StepError("nonzero_exit", f"exit status {code}" + (f": {first}" if first else ""), value)
         return value, False
+
+    def _abandon(self, proc: subprocess.Popen[bytes], readers: list[threading.Thread], streamer: Streamer | None) -> None:
+        """A command whose output cannot be read (its readers could not all start): it and
+        all it left are killed, the readers that did start finish, its pipes are closed."""
+        self.kill_strays(proc.pid)
+        with contextlib.suppress(ChildProcessError, OSError, subprocess.TimeoutExpired):
+            proc.wait(timeout=STRAYS_WAIT)
+        for reader in readers:
+            if reader.ident is not None:
+                reader.join(timeout=5)
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            with contextlib.suppress(OSError):
+                if pipe is not None:
+                    pipe.close()
+        if streamer is not None:
+            streamer.close()
 
     def kill_strays(self, group: int | None = None) -> int:
         """Kill every process descended from the executor (a command's leftovers: orphans
@@ -606,7 +739,10 @@ class Executor:
         return base64.b64encode(data).decode("ascii"), False
 
     # ---- dispatch -----------------------------------------------------------------
-    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+    def handle(self, request: dict[str, Any], send: Send | None = None) -> dict[str, Any]:
+        """One request's response. `send` writes a message to the host: given, and asked
+        for by the request (`"stream": true`), an exec's output is streamed through it
+        before the response, each chunk with the request's id."""
         started = time.perf_counter()
         op = request.get("op")
         args = request.get("args") or {}
@@ -618,7 +754,9 @@ class Executor:
             perform = WIRE_OPS.get(op) if isinstance(op, str) else None
             if perform is None:
                 raise StepError("invalid_output", f"the executor has no op {op!r}")
-            value, truncated = perform(self, args, timeout, max_output)
+            ident = request.get("id")
+            stream = (lambda message: send({"id": ident, **message})) if send is not None and request.get("stream") is True else None
+            value, truncated = perform(self, args, timeout, max_output, stream)
             response = {"status": "ok", "value": value, "truncated": truncated}
         except StepError as error:
             response = {"status": "failed", "failure": error.failure, "message": error.message, "value": error.value, "truncated": error.truncated}
@@ -630,20 +768,21 @@ class Executor:
 
 
 
-#: The executor's dispatch: one entry per wire op, (executor, args, timeout, max_output) ->
-#: (value, truncated). The ISA's core opcodes map onto read, write, grep and exec (the
+#: The executor's dispatch: one entry per wire op, (executor, args, timeout, max_output,
+#: send) -> (value, truncated); `send` is the request's chunk channel when it asked to be
+#: streamed (only exec streams), else None. The ISA's core opcodes map onto read, write, grep and exec (the
 #: host's handler table in babel/verify/ops names the wire op each sends; a test keeps
 #: the two in step); the others serve the host: ping, and stage, changes and fetch for
 #: the staged copy of a run that writes.
-WIRE_OPS: dict[str, Callable[[Executor, dict[str, Any], float, int], tuple[Any, bool]]] = {
-    "ping": lambda ex, args, timeout, max_output: ({"pong": True, "landlock": ex.abi}, False),
-    "read": lambda ex, args, timeout, max_output: ex.read(args, max_output),
-    "write": lambda ex, args, timeout, max_output: ex.write(args, max_output),
-    "grep": lambda ex, args, timeout, max_output: ex.grep(args, max_output),
-    "exec": lambda ex, args, timeout, max_output: ex.exec(args, timeout, max_output),
-    "stage": lambda ex, args, timeout, max_output: ex.stage(args),
-    "changes": lambda ex, args, timeout, max_output: ex.changes(),
-    "fetch": lambda ex, args, timeout, max_output: ex.fetch(args),
+WIRE_OPS: dict[str, Callable[[Executor, dict[str, Any], float, int, Send | None], tuple[Any, bool]]] = {
+    "ping": lambda ex, args, timeout, max_output, send: ({"pong": True, "landlock": ex.abi}, False),
+    "read": lambda ex, args, timeout, max_output, send: ex.read(args, max_output),
+    "write": lambda ex, args, timeout, max_output, send: ex.write(args, max_output),
+    "grep": lambda ex, args, timeout, max_output, send: ex.grep(args, max_output),
+    "exec": lambda ex, args, timeout, max_output, send: ex.exec(args, timeout, max_output, send),
+    "stage": lambda ex, args, timeout, max_output, send: ex.stage(args),
+    "changes": lambda ex, args, timeout, max_output, send: ex.changes(),
+    "fetch": lambda ex, args, timeout, max_output, send: ex.fetch(args),
 }
 
 def _lists_newest_first(directory: str) -> bool:
@@ -751,6 +890,15 @@ def main() -> None:
     _seal()
     executor = Executor(root, source)
     out = sys.stdout
+    lock = threading.Lock()  # a streamed command's chunks are written by another thread
+
+    def send(message: dict[str, Any]) -> None:
+        # ASCII on the wire: a file name that is not UTF-8 travels as an escape, never breaks the line
+        line = json.dumps(message, ensure_ascii=True) + "\n"
+        with lock:
+            out.write(line)
+            out.flush()
+
     for line in sys.stdin:
         line = line.strip()
         if not line:
@@ -762,10 +910,8 @@ def main() -> None:
         except (ValueError, RecursionError) as error:
             response = {"status": "failed", "failure": "sandbox_error", "message": f"bad request: {error}", "value": None, "id": None}
         else:
-            response = executor.handle(request)
-        # ASCII on the wire: a file name that is not UTF-8 travels as an escape, never breaks the line
-        out.write(json.dumps(response, ensure_ascii=True) + "\n")
-        out.flush()
+            response = executor.handle(request, send)
+        send(response)
 
 
 if __name__ == "__main__":

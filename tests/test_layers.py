@@ -17,13 +17,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "babel"
 #: modules in the order in which they may import each other (a module may import those
 #: before it). `__init__` is the part's face and imports its own modules only.
 RANKS: list[dict[str, list[str]]] = [
-    {"lang": ["resources", "diagnostics", "values", "events", "trace", "isa", "plan"]},
+    {"lang": ["resources", "diagnostics", "values", "events", "trace", "isa", "plan", "units", "lpu", "asm"]},
     {"model": ["config", "port", "engine", "embedded", "endpoint", "cassette", "client"],
-     "sandbox": ["workspace", "docker"], "verify": ["policy", "shell", "ops", "flow", "check"]},
+     "sandbox": ["workspace", "docker"], "verify": ["policy", "shell", "ops", "flow", "check", "lpu"]},
     {"skills": ["table"]},
-    {"compiler": ["intent", "examples", "shape", "review", "compile", "decode"], "vm": ["alu", "machine", "control"]},
-    {"app": ["render", "tracecheck", "paths", "diffs", "vcs", "undo", "pipeline", "evaluate", "do", "pytest_plugin"]},
-    {"cli": ["main", "__main__"]},
+    {"compiler": ["intent", "examples", "shape", "review", "compile", "decode"], "vm": ["alu", "machine", "control", "lpu"]},
+    {"app": ["render", "tracecheck", "paths", "diffs", "vcs", "undo", "pipeline", "evaluate", "do", "lpu", "pytest_plugin"]},
+    {"cli": ["lpu", "main", "__main__"]},
 ]
 
 

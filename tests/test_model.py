@@ -405,12 +405,13 @@ def documented_keys() -> list[str]:
 
 
 GOOD = {"backend": '"cassette"', "model": '"qwen2.5-coder-0.5b"', "model_path": '"/models/m.gguf"', "base_url": '"http://127.0.0.1:8080/v1"',
-        "k": "5", "temperature": "0.2", "max_tokens": "512", "threads": "2", "cache_dir": '"/tmp/babel-cache"', "cassette": '"tape.json"'}
+        "k": "5", "temperature": "0.2", "max_tokens": "512", "threads": "2", "cache_dir": '"/tmp/babel-cache"', "cassette": '"tape.json"',
+        "git_commit": "true"}
 
 
 def test_every_documented_key_loads_from_a_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("BABEL_K", "BABEL_MODEL", "BABEL_BACKEND", "OPENAI_BASE_URL", "BABEL_MODEL_PATH", "BABEL_TEMPERATURE", "BABEL_MAX_TOKENS",
-                 "BABEL_THREADS", "BABEL_CACHE_DIR", "BABEL_CASSETTE"):
+                 "BABEL_THREADS", "BABEL_CACHE_DIR", "BABEL_CASSETTE", "BABEL_GIT_COMMIT"):
         monkeypatch.delenv(name, raising=False)
     keys = documented_keys()
     assert set(keys) == set(GOOD) and "max_tokens" in keys

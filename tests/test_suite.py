@@ -23,9 +23,10 @@ def test_the_suite_has_enough_varied_tasks() -> None:
 
 
 HOLDOUT = SUITE.parent / "holdout"
+BLIND = SUITE.parent / "blind"
 
 
-@pytest.mark.parametrize("suite", [SUITE, HOLDOUT], ids=["public", "holdout"])
+@pytest.mark.parametrize("suite", [SUITE, HOLDOUT, BLIND], ids=["public", "holdout", "blind"])
 def test_every_reference_solution_meets_its_expectations(suite: Path) -> None:
     spec = importlib.util.spec_from_file_location("check_suite", SUITE / "check_suite.py")
     assert spec is not None and spec.loader is not None

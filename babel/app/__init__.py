@@ -21,6 +21,7 @@ from babel.app.do import (
     sandbox_factory,
 )
 from babel.app.evaluate import SuiteError, iter_summary, load_suite, make_runner, repairing_executor, run_eval, run_examples, run_suite
+from babel.app.lpu import LpuOutcome, LpuSource, check_program, load_program, run_program
 from babel.app.paths import Paths, load_skill_table
 from babel.app.pipeline import Approve, compile_and_decode, execute_plan
 from babel.app.render import LiveStatus, show_diagnostics, show_plan, show_policy, show_step_event, show_trace, stderr_console, stdout_console
@@ -37,4 +38,5 @@ __all__ = [
     'repairing_executor', 'run_eval', 'run_examples', 'run_plan_text', 'run_skill', 'run_suite', 'run_traced', 'sandbox_factory',
     'show_diagnostics', 'show_plan', 'show_policy', 'show_step_event', 'show_trace',
     'stderr_console', 'stdout_console', 'undo_run',
+    'LpuOutcome', 'LpuSource', 'check_program', 'load_program', 'run_program',
 ]

@@ -29,7 +29,22 @@ from babel.app.paths import Paths, load_skill_table
 from babel.app.pipeline import Approve, Progress, SandboxFactory, compile_and_decode, execute_plan
 from babel.app.render import step_line
 from babel.compiler import STABLE_MESSAGES, Compilation, Decision, ModelRepairs, has_effects, intent, result_problem
-from babel.lang import Diagnostic, Event, Plan, RunEnd, RunStart, Step, StepStart, TraceStore, TraceWriter, errors, parse_plan, to_text
+from babel.lang import (
+    Diagnostic,
+    Event,
+    Plan,
+    RunEnd,
+    RunStart,
+    Step,
+    StepOutput,
+    StepStart,
+    TraceStore,
+    TraceWriter,
+    errors,
+    parse_plan,
+    to_json,
+    to_text,
+)
 from babel.model import Config, ModelClient, ModelPool, load_config, make_client
 from babel.sandbox import started
 from babel.skills import SkillInputError, SkillMap, bind_inputs
@@ -40,6 +55,10 @@ from babel.vm import ALU, Controller, EventSink, Memo, RepairMemory, RepairRepor
 Confirm = Callable[[Plan], bool]
 #: The control loop's question to a person: may it go on?
 AskUser = Callable[[str], bool]
+#: Hears a running step's output as it comes (live only: the trace keeps the step's result).
+OnOutput = Callable[[StepOutput], None]
+#: The status of a `babel do` whose plan had effects no one allowed (its trace's run_end).
+NOT_CONFIRMED = "not_confirmed"
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -82,6 +101,7 @@ class DoOutcome:
     run: RunResult | None = None  # None: no plan, a dry run, or effects not confirmed
     confirmed: bool | None = None  # None: not asked (no plan, or a dry run); False: refused
     missing: str | None = None  # a path the request names that the workspace lacks: nothing was compiled, or the run stopped there
+    trace: str | None = None  # the trace of a request that ran nothing: every candidate rejected, or its effects not confirmed
 
     @property
     def ok(self) -> bool:
@@ -94,10 +114,24 @@ class DoOutcome:
         return report if report.missing is not None or self.missing is None else dataclasses.replace(report, missing=self.missing)
 
 
-def sandbox_factory(mount: str = "/workspace") -> SandboxFactory:
+def sandbox_factory(mount: str = "/workspace", progress: Progress | None = None) -> SandboxFactory:
     """Starts the Docker sandbox over a directory, mounted at `mount`: (path, writable) ->
-    a started sandbox (a context manager). Raises SandboxError when none can start."""
-    return lambda path, writable: started(path, mount, writable)
+    a started sandbox (a context manager). Raises SandboxError when none can start.
+    `progress` hears of the image being built, when it must be first."""
+    return lambda path, writable: started(path, mount, writable, progress=progress)
+
+
+def _saying_start(start: SandboxFactory, progress: Progress | None) -> SandboxFactory:
+    """The factory, saying on the live line that a sandbox is starting (0.4 s here, more
+    on a busy machine, minutes when its image must be built first)."""
+    if progress is None:
+        return start
+
+    def starting(path: Path, writable: bool) -> Any:
+        progress("starting the sandbox" + (" over a staged copy of the workspace" if writable else ""))
+        return start(path, writable)
+
+    return starting
 
 
 def open_model(model: str | None = None, *, root: Path | None = None, k: int | None = None, paths: Paths | None = None,
@@ -125,14 +159,19 @@ def confirmed(plan: Plan, skills: SkillMap, yes: bool = False, confirm: Confirm 
     return not has_effects(plan, skills) or yes or (confirm is not None and confirm(plan))
 
 
-def _recorder(paths: Paths, run_id: str, on_event: EventSink | None, progress: Progress | None = None,
-              plan: Plan | None = None) -> tuple[TraceWriter, EventSink]:
+def trace_recorder(paths: Paths, run_id: str, on_event: EventSink | None, progress: Progress | None = None,
+                   plan: Plan | None = None, on_output: OnOutput | None = None) -> tuple[TraceWriter, EventSink]:
     """The trace writer of a run (to close when it ends) and the sink that writes every
-    event to it before handing it to `on_event`. A step's start is live only: it goes to
-    `progress` as the step's line (`s2 exec "grep -c TODO"`), not to the trace or `on_event`."""
+    event to it before handing it to `on_event`. A step's start and its output as it comes
+    are live only: the start goes to `progress` as the step's line (`s2 exec "grep -c
+    TODO"`), the output to `on_output`; neither to the trace or `on_event`."""
     writer = TraceStore(paths.state).writer(run_id)
 
     def record(event: Event) -> None:
+        if isinstance(event, StepOutput):
+            if on_output is not None:
+                on_output(event)
+            return
         if isinstance(event, StepStart):
             if progress is not None:
                 step = plan.step(event.id) if plan is not None else None
@@ -163,18 +202,21 @@ def run_traced(
     say: Progress | None = None,
     alu: ALU | None = None,
     progress: Progress | None = None,
+    on_output: OnOutput | None = None,
 ) -> RunResult:
     """Run a verified plan (over a staged copy if it writes, babel.app.execute_plan) with
     an optional repair `controller`, recording every event in the trace store under
     `paths.state` (its `meta` and the root in the run_start) and handing each to `on_event`.
     A writing run's diff goes to `approve` before it is applied, its old contents are kept
     under `paths.undo`, and with `git_message` it is committed to git. `say` gets its notes
-    (what undo restores, the git commit), `progress` each step as it starts. ^C ends the
-    trace `interrupted` and raises RunInterrupted."""
+    (what undo restores, the git commit), `progress` each step as it starts (and a sandbox
+    as it starts), `on_output` each step's output as it comes. ^C ends the trace
+    `interrupted` and raises RunInterrupted."""
     run_id = new_run_id()
-    writer, record = _recorder(paths, run_id, on_event, progress, plan)
+    writer, record = trace_recorder(paths, run_id, on_event, progress, plan, on_output)
+    start = _saying_start(sandbox or sandbox_factory(policy.workspace, progress), progress)
     try:
-        result = execute_plan(plan, root, policy, sandbox or sandbox_factory(policy.workspace), journal=paths.commits, on_event=record,
+        result = execute_plan(plan, root, policy, start, journal=paths.commits, on_event=record,
                               run_id=run_id, meta={"root": str(root), **(meta or {})}, on_failure=controller,
                               check_result=controller.check_result if controller is not None else None, readonly_box=readonly_box,
                               skills=skills, approve=approve, undo=paths.undo, git_message=git_message, say=say, alu=alu)
@@ -206,19 +248,21 @@ def run_plan_text(
     git_commit: bool = False,
     say: Progress | None = None,
     progress: Progress | None = None,
+    on_output: OnOutput | None = None,
 ) -> RunOutcome:
     """`babel run`: parse a plan (text or JSON form; `source` names it in diagnostics and
     the trace), verify it, and run it over `root`. A rejected plan is not run, but traced
     (run_start, run_end "rejected"). `on_checked` gets the plan that passed and the
-    verifier's warnings before the run starts. With `repair_model` (called only for a plan that passed the verifier) a
-    failing step is repaired with the model, and the repair memory is kept under `paths`."""
+    verifier's warnings before the run starts; `progress` and `on_output` are run_traced's.
+    With `repair_model` (called only for a plan that passed the verifier) a failing step is
+    repaired with the model, and the repair memory is kept under `paths`."""
     paths = paths or Paths.from_env()
     table = load_skill_table(paths).skills if skills is None else skills
     parsed = parse_plan(text)
     diagnostics = tuple(parsed.diagnostics if parsed.plan is None else verify(parsed.plan, policy, skills=table))
     if errors(list(diagnostics)) or parsed.plan is None:
         run_id = new_run_id()
-        writer, record = _recorder(paths, run_id, on_event)
+        writer, record = trace_recorder(paths, run_id, on_event)
         try:
             rejected(parsed.plan, errors(list(diagnostics)), on_event=record, run_id=run_id, meta={"root": str(root), "source": source})
         finally:
@@ -230,11 +274,11 @@ def run_plan_text(
     if repair_model is not None:
         controller = Controller(ModelRepairs(repair_model(), policy, skills=table), policy, memory=RepairMemory(paths.repairs), skills=table)
     alu = None
-    if model is not None and asks_model(parsed.plan):  # model ops: the model, loaded only for a plan that asks it
+    if model is not None and asks_model(parsed.plan, table):  # model ops: the model, loaded only for a plan that asks it
         alu = ALU(model(), Memo(paths.model_memo))
     result = run_traced(parsed.plan, root, policy, paths=paths, skills=table, meta={"source": source}, controller=controller, alu=alu,
                         sandbox=sandbox, on_event=on_event, approve=approve, git_message=f"babel run {source}" if git_commit else None,
-                        say=say, progress=progress)
+                        say=say, progress=progress, on_output=on_output)
     return RunOutcome(result.run_id, diagnostics, result)
 
 
@@ -251,10 +295,15 @@ def run_skill(
     sandbox: SandboxFactory | None = None,
     approve: Approve | None = None,
     say: Progress | None = None,
+    model: Callable[[], ModelClient] | None = None,
+    progress: Progress | None = None,
+    on_output: OnOutput | None = None,
 ) -> RunOutcome:
     """`babel skill run`: call the skill `name` with `inputs` (strings, arrays as a,b,c)
     over `root`, under the skill's own permissions; a skill that writes runs only if
-    confirmed (`yes`, or `confirm`). Raises SkillInputError for an unknown skill or bad inputs."""
+    confirmed (`yes`, or `confirm`). A skill with model ops gets `model()`, called only
+    then; `progress` and `on_output` are run_traced's (the call step's line, its commands'
+    output). Raises SkillInputError for an unknown skill or bad inputs."""
     paths = paths or Paths.from_env()
     table = load_skill_table(paths).skills if skills is None else skills
     skill = table.get(name)
@@ -265,8 +314,9 @@ def run_skill(
     policy = Policy().granting_writes(tuple(skill.permissions.get("write", []))).allowing_exec(tuple(skill.permissions.get("exec", [])))
     if not confirmed(plan, table, yes, confirm):
         return RunOutcome(None, confirmed=False)
+    alu = ALU(model(), Memo(paths.model_memo)) if model is not None and asks_model(plan, table) else None
     result = run_traced(plan, root, policy, paths=paths, skills=table, meta={"skill": name}, sandbox=sandbox, on_event=on_event,
-                        approve=approve, say=say)
+                        approve=approve, say=say, alu=alu, progress=progress, on_output=on_output)
     return RunOutcome(result.run_id, (), result)
 
 
@@ -292,6 +342,7 @@ def do_request(
     git_commit: bool = False,
     revise: Callable[[Plan], Plan] | None = None,
     say: Progress | None = None,
+    on_output: OnOutput | None = None,
 ) -> DoOutcome:
     """`babel do`: compile the request into k candidates over a read-only sandbox of
     `root`, verify them, dry-run the read-only ones and vote (`on_plan` is shown the
@@ -300,22 +351,27 @@ def do_request(
     check judging the answer against the request, its memory under `paths`), traced as
     `run_traced` traces; its diff goes to `approve` before it is applied, and with
     `git_commit` the applied files are committed with the request as the message.
-    `progress` hears what is happening (compiling, dry runs, each step as it starts), `say`
-    the run's notes (what undo restores; `progress` when None). `revise` (`babel do
+    `progress` hears what is happening (the sandbox starting, compiling, dry runs, each step
+    as it starts), `on_output` each step's output as it comes, `say` the run's notes (what
+    undo restores; `progress` when None). A request that runs nothing still leaves a trace
+    (`trace`): every candidate rejected (run_end `rejected`, with the diagnostics), or a plan
+    with effects not confirmed (run_end `not_confirmed`); a dry run leaves none. `revise` (`babel do
     --edit`) is handed the chosen plan and returns the plan to run instead, which must
     pass the verifier (ValueError if not: the caller checks it first); that plan is
     what is confirmed, run and traced (`edited: true` in its run_start)."""
     paths = paths or Paths.from_env()
     table = load_skill_table(paths).skills if skills is None else skills
-    start = sandbox or sandbox_factory(policy.workspace)
-    with start(root, False) as readonly_box:
+    start = sandbox or sandbox_factory(policy.workspace, progress)
+    with _saying_start(start, progress)(root, False) as readonly_box:
         missing = missing_named_path(request, readonly_box, policy)
         if missing is not None:  # a question about something that is not there: that is its answer
             return _missing_outcome(request, missing, root, policy, paths, on_event)
         compilation, decision = compile_and_decode(request, model, readonly_box, policy, k=k, progress=progress, skills=table)
         if on_plan is not None:
             on_plan(compilation, decision)
-        if decision.plan is None or dry_run:
+        if decision.plan is None:  # every candidate rejected: its trace says why
+            return DoOutcome(compilation, decision, trace=_not_run(request, root, policy, paths, on_event, compilation, decision))
+        if dry_run:
             return DoOutcome(compilation, decision)
         plan = decision.plan
         edited = False
@@ -327,7 +383,8 @@ def do_request(
             edited = to_text(plan) != to_text(decision.plan)
             decision = dataclasses.replace(decision, plan=plan)
         if not confirmed(plan, table, yes, confirm):
-            return DoOutcome(compilation, decision, confirmed=False)
+            return DoOutcome(compilation, decision, confirmed=False,
+                             trace=_not_run(request, root, policy, paths, on_event, compilation, decision, edited=edited))
         controller = None
         if repair:
             controller = Controller(ModelRepairs(model, policy, request, compilation.facts, skills=table), policy, request=request,
@@ -335,10 +392,33 @@ def do_request(
                                     ask_user=ask_user, scope=intent(request).scope(policy.workspace))
         meta = {"request": request, "vote": decision.summary(),
                 "tokens": {"prompt": compilation.prompt_tokens, "completion": compilation.completion_tokens}, **({"edited": True} if edited else {})}
-        run = run_traced(plan, root, policy, paths=paths, skills=table, meta=meta, controller=controller, readonly_box=readonly_box,
+        alu = ALU(model, Memo(paths.model_memo)) if asks_model(plan, table) else None  # a plan (or a skill it calls) with model ops
+        run = run_traced(plan, root, policy, paths=paths, skills=table, meta=meta, controller=controller, readonly_box=readonly_box, alu=alu,
                          sandbox=start, on_event=on_event, approve=approve, git_message=request if git_commit else None,
-                         say=say or progress, progress=progress)
+                         say=say or progress, progress=progress, on_output=on_output)
     return DoOutcome(compilation, decision, run, confirmed=True, missing=controller.missing if controller is not None else None)
+
+
+def _not_run(request: str, root: Path, policy: Policy, paths: Paths, on_event: EventSink | None, compilation: Compilation,
+             decision: Decision, edited: bool = False) -> str:
+    """The trace of a `babel do` that ran nothing, as a rejected plan's is written
+    (run_start, run_end), so `babel trace check` reads it: with no plan, every candidate was
+    rejected (run_end `rejected`, the diagnostics); with one, its effects were not
+    confirmed (run_end `not_confirmed`, its steps skipped). Returns its run id."""
+    run_id = new_run_id()
+    meta = {"root": str(root), "request": request, "vote": decision.summary(),
+            "tokens": {"prompt": compilation.prompt_tokens, "completion": compilation.completion_tokens}, **({"edited": True} if edited else {})}
+    writer, record = trace_recorder(paths, run_id, on_event)
+    try:
+        if decision.plan is None:
+            rejected(None, list(decision.diagnostics), on_event=record, run_id=run_id, meta=meta)
+        else:
+            record(RunStart(run_id, datetime.now(UTC).isoformat(), to_json(decision.plan), policy.to_json(), meta))
+            record(RunEnd(run_id, NOT_CONFIRMED, None, 0, 0, [s.id for s in decision.plan.steps], 0.0,
+                          "the plan has effects and no one allowed them (no terminal to ask on, no -y, or the answer was no); nothing was run"))
+    finally:
+        writer.close()
+    return run_id
 
 
 #: what the probe for a path a request names may do, by the kernel's rules
@@ -365,7 +445,7 @@ def _missing_outcome(request: str, missing: str, root: Path, policy: Policy, pat
     or run, and a trace that says so (run_start, run_end failed with the reason)."""
     message = f"the request names {missing}, and there is no {missing} in the workspace"
     run_id = new_run_id()
-    writer, record = _recorder(paths, run_id, on_event)
+    writer, record = trace_recorder(paths, run_id, on_event)
     try:
         record(RunStart(run_id, datetime.now(UTC).isoformat(), None, policy.to_json(), {"request": request, "root": str(root)}))
         record(RunEnd(run_id, "failed", None, 0, 0, [], 0.0, message))

@@ -277,7 +277,7 @@ def make_runner(
     from babel.vm import run_plan
 
     def plain(plan: Any, box: Any, policy: Any, request: str, facts: Any) -> Any:
-        return run_plan(plan, box, policy, skills=skills)
+        return run_plan(plan, box, policy, skills=skills, alu=task_alu(model, plan, skills))
 
     execute = executor or plain
 
@@ -343,6 +343,15 @@ def make_runner(
     return run_task
 
 
+def task_alu(model: ModelClient, plan: Plan, skills: SkillMap) -> Any:
+    """The ALU for a task's plan when it (or a skill it calls) has model ops: the task's
+    model, memoised for the task only (a suite neither reads nor writes the user's memo)."""
+    from babel.verify import asks_model
+    from babel.vm import ALU
+
+    return ALU(model) if asks_model(plan, skills) else None
+
+
 def repairing_executor(model: ModelClient, skills: SkillMap) -> PlanExecutor:
     """How `babel eval` runs a chosen plan with repair: the control loop around `run_plan`,
     proposing with the model and checking the result against the task's request, with no
@@ -352,7 +361,8 @@ def repairing_executor(model: ModelClient, skills: SkillMap) -> PlanExecutor:
     def execute(plan: Plan, box: StepSandbox, policy: Policy, request: str, facts: WorkspaceFacts) -> RunResult:
         controller = Controller(ModelRepairs(model, policy, request, facts, skills=skills), policy, request=request, skills=skills,
                                 check=partial(result_problem, request), memory=None)
-        result = run_plan(plan, box, policy, on_failure=controller, check_result=controller.check_result, skills=skills)
+        result = run_plan(plan, box, policy, on_failure=controller, check_result=controller.check_result, skills=skills,
+                          alu=task_alu(model, plan, skills))
         controller.settle_all(result.ok)
         return dataclasses.replace(result, repairs=tuple(controller.repairs), model_calls=controller.model_calls)
 
@@ -394,9 +404,9 @@ class ExampleResult:
     result: str | None
 
 
-def run_examples(skill: Skill, sandbox_factory: Any, skills: SkillMap = NO_SKILLS) -> list[ExampleResult]:
+def run_examples(skill: Skill, sandbox_factory: Any, skills: SkillMap = NO_SKILLS, alu: Any = None) -> list[ExampleResult]:
     """Run each example in a fresh sandbox workspace and check its expectations (`skills`:
-    those the skill's plan may call).
+    those the skill's plan may call; `alu`: the model for a skill with model ops).
 
     `sandbox_factory(path, mount_at, writable)` returns a started sandbox (a context manager).
     """
@@ -411,7 +421,7 @@ def run_examples(skill: Skill, sandbox_factory: Any, skills: SkillMap = NO_SKILL
                     results.append(ExampleResult(name, False, f"setup failed: {setup.get('message')}", None))
                     continue
                 inputs = bind_inputs(skill, dict(example.get("inputs") or {}))
-                run = run_plan(skill.plan, box, skill.policy(), inputs=inputs, skills=skills)
+                run = run_plan(skill.plan, box, skill.policy(), inputs=inputs, skills=skills, alu=alu)
                 task = Task(f"{skill.name}#{index}", "", "", "/workspace", dict(example.get("expect") or {}))
                 files = _read_files(box, task)
             if not run.ok:

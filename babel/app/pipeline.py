@@ -27,7 +27,7 @@ from babel.lang import CommitRefused as CommitRefusedEvent
 from babel.model import ModelClient
 from babel.sandbox import Change, CommitRefused, SandboxError, WorkspaceError, apply_changes, check_changes, read_originals, recover_commits
 from babel.skills import NO_SKILLS, SkillMap
-from babel.verify import Policy, replace_budgets
+from babel.verify import Policy, asks_model, replace_budgets
 from babel.vm import ALU, EventSink, RunResult, StepSandbox, exec_request, run_plan
 
 Progress = Callable[[str], None]
@@ -70,11 +70,13 @@ def gather_facts(sandbox: StepSandbox, policy: Policy, limit: int = 60, heads: i
 
 
 def dry_runner(sandbox: StepSandbox, policy: Policy, step_timeout: float = 10.0, skills: SkillMap = NO_SKILLS) -> Callable[[Plan], DryRun | None]:
-    """Runs read-only plans in a read-only sandbox; plans with effects are not dry-run."""
+    """Runs read-only plans in a read-only sandbox; plans with effects are not dry-run, and
+    neither are plans that ask the model (a model op over every function of a service is
+    minutes, not the decoder's quick look; the vote counts them without an outcome)."""
     quick = replace_budgets(policy, step_timeout=min(step_timeout, policy.budgets.step_timeout))
 
     def dry_run(plan: Plan) -> DryRun | None:
-        if has_effects(plan, skills):
+        if has_effects(plan, skills) or asks_model(plan, skills):
             return None
         result = run_plan(plan, sandbox, quick, skills=skills)
         failed = result.failed_step()
@@ -118,12 +120,13 @@ def _saying_dry_runs(runner: Callable[[Plan], DryRun | None], compilation: Compi
                      say: Progress) -> Callable[[Plan], DryRun | None]:
     """The dry runner, saying which of the distinct read-only plans it is running (the
     decoder dry-runs each distinct plan once; the ones with effects are not dry-run)."""
-    total = len({canonical_key(c.plan) for c in compilation.candidates if c.valid and c.plan is not None and not has_effects(c.plan, skills)})
+    total = len({canonical_key(c.plan) for c in compilation.candidates
+                 if c.valid and c.plan is not None and not has_effects(c.plan, skills) and not asks_model(c.plan, skills)})
     done = 0
 
     def dry_run(plan: Plan) -> DryRun | None:
         nonlocal done
-        if not has_effects(plan, skills):
+        if not has_effects(plan, skills) and not asks_model(plan, skills):
             done += 1
             say(f"dry-running {total} plan{'s' if total != 1 else ''}: plan {min(done, total) or done} of {max(total, done)}")
         return runner(plan)

@@ -49,7 +49,7 @@ class Trace:
 def run_traced_plan(source: str, root: Path, policy: Any = None) -> Trace:
     from babel.app.paths import Paths, load_skill_table
     from babel.app.pipeline import execute_plan
-    from babel.lang import Event, parse_plan
+    from babel.lang import Event, StepOutput, StepStart, parse_plan
     from babel.sandbox import started
     from babel.verify import Policy, verify
     from babel.vm import rejected
@@ -60,7 +60,8 @@ def run_traced_plan(source: str, root: Path, policy: Any = None) -> Trace:
     events: list[dict[str, Any]] = []
 
     def collect(event: Event) -> None:
-        events.append(event.to_json())
+        if not isinstance(event, (StepStart, StepOutput)):  # live only, as in a trace
+            events.append(event.to_json())
 
     parsed = parse_plan(source)
     problems = parsed.diagnostics if parsed.plan is None else [d for d in verify(parsed.plan, policy, skills=skills) if d.is_error]

@@ -6,24 +6,29 @@ result can be piped. With NO_COLOR set no escape code is written at all, and a c
 that is not a terminal gets plain text. `LiveStatus` is the progress of the long waits
 (model assembly and load, compiling, dry runs, a running step), one live line on a
 terminal's stderr with the time the current phase has taken, and nothing when stderr is
-piped or the output is --json.
+piped or the output is --json; under a running step's line, the last lines of its output
+as the command prints them (dimmed, made safe to show: no escape sequence of the
+command's reaches the terminal), gone with the line when the step ends.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
-from collections.abc import Iterator
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.markup import escape
 from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TaskID, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from babel.lang import Diagnostic, Plan, Step, to_text
+from babel.lang import Diagnostic, Plan, Step, StepOutput, to_text
 from babel.verify import NO_SKILLS, Policy, SkillTable, handler, step_facts
 
 _FAIL = "[red]✗[/red]"
@@ -144,19 +149,84 @@ class _Elapsed(ProgressColumn):
         return Text(f"{task.elapsed or 0.0:.1f} s", style="dim")
 
 
+#: escape sequences (CSI, OSC, two-character ones) and the other control characters, which
+#: a command's output could use to move the cursor, retitle the terminal or worse
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def shown_output(line: str) -> str:
+    """A line of a command's output as it may be shown on a terminal: what a carriage
+    return would have overwritten dropped (a progress bar shows its last state), tabs as
+    spaces, and no escape sequence or control character left."""
+    return _CONTROL.sub("", line.rsplit("\r", 1)[-1].expandtabs(4))
+
+
+class OutputTail:
+    """The last lines of a running step's output, as it comes in pieces: a line is complete
+    at its newline; the one being written shows too."""
+
+    def __init__(self, lines: int = 8) -> None:
+        self.lines: deque[tuple[str, str]] = deque(maxlen=lines)  # (stream, text) of complete lines
+        self.partial: dict[str, str] = {}  # per stream: the line being written
+        self.cut = False  # the sandbox stopped streaming at its bound
+        self._lock = threading.Lock()  # pieces come on the run's thread, the terminal is drawn on rich's
+
+    def add(self, stream: str, text: str, cut: bool = False) -> None:
+        with self._lock:
+            pieces = (self.partial.pop(stream, "") + text).split("\n")
+            for line in pieces[:-1]:
+                self.lines.append((stream, line))
+            if pieces[-1]:
+                self.partial[stream] = pieces[-1][-4000:]  # (a line without end is shown by its end)
+            self.cut = self.cut or cut
+
+    def clear(self) -> None:
+        with self._lock:
+            self.lines.clear()
+            self.partial.clear()
+            self.cut = False
+
+    def renderables(self) -> list[Text]:
+        with self._lock:
+            shown = [*self.lines, *self.partial.items()][-(self.lines.maxlen or 8):]
+            cut = self.cut
+        out = [Text("  " + shown_output(line), style="dim" if stream == "stdout" else "dim yellow", no_wrap=True, overflow="ellipsis")
+               for stream, line in shown]
+        if cut:
+            out.append(Text("  … (more output: the step's result keeps it, `babel logs` shows it)", style="dim", no_wrap=True,
+                            overflow="ellipsis"))
+        return out
+
+
+class _StatusProgress(Progress):
+    """rich's Progress with the running step's output tail under its line."""
+
+    def __init__(self, *columns: ProgressColumn, tail: OutputTail, **options: Any) -> None:
+        self.tail = tail  # (before rich's own set-up, which draws it once)
+        super().__init__(*columns, **options)
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        yield from super().get_renderables()
+        lines = self.tail.renderables()
+        if lines:
+            yield Group(*lines)
+
+
 class LiveStatus:
     """What Babel is waiting for, live: one line on stderr (a spinner, the phase, the time it
     has taken), replaced as the phase changes and gone when it stops. `say` starts a
-    phase (its clock restarts), `tokens` adds the tokens decoded so far to it, `paused()`
-    lifts the line off the terminal while a person is asked something. Off (every call a
-    no-op) unless `enabled`: the CLI enables it only when stderr is a terminal and the
-    output is not --json (`wanted`), so a pipe gets no progress at all."""
+    phase (its clock restarts), `tokens` adds the tokens decoded so far to it, `output`
+    shows a running step's output under it (the last lines, cleared with the next phase),
+    `paused()` lifts the line off the terminal while a person is asked something. Off
+    (every call a no-op) unless `enabled`: the CLI enables it only when stderr is a
+    terminal and the output is not --json (`wanted`), so a pipe gets no progress at all."""
 
     def __init__(self, console: Console, enabled: bool) -> None:
         self.enabled = enabled
         self.phase = ""
-        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), _Elapsed(), console=console,
-                                  transient=True, refresh_per_second=8) if enabled else None
+        self._tail = OutputTail()
+        self._progress = _StatusProgress(SpinnerColumn(), TextColumn("{task.description}"), _Elapsed(), tail=self._tail, console=console,
+                                         transient=True, refresh_per_second=8) if enabled else None
         self._task: TaskID | None = None
         self._running = False
 
@@ -165,10 +235,12 @@ class LiveStatus:
         return not as_json and sys.stderr.isatty()
 
     def say(self, message: str) -> None:
-        """A new phase: `message` is what is happening now; its clock starts at zero."""
+        """A new phase: `message` is what is happening now; its clock starts at zero (and
+        the last phase's output is cleared)."""
         self.phase = message
         if self._progress is None:
             return
+        self._tail.clear()
         if self._task is None:
             self._task = self._progress.add_task(escape(message), total=None)
         else:
@@ -179,6 +251,13 @@ class LiveStatus:
         """The model has decoded `count` tokens of its current answer (the engine reports them)."""
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, description=escape(f"{self.phase}, {count} tokens so far"))
+
+    def output(self, event: StepOutput) -> None:
+        """A piece of the running step's output (babel.lang's StepOutput), shown under its line."""
+        if self._progress is None:
+            return
+        self._tail.add(event.stream, event.text, event.cut)
+        self._progress.refresh()
 
     def _start(self) -> None:
         if self._progress is not None and not self._running:

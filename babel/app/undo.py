@@ -12,11 +12,16 @@ and blobs no record names are removed.
 journalled, all-or-nothing apply as a run (babel.sandbox.apply_changes), so it never
 follows a link or writes outside the workspace. It refuses, naming the file, when a
 path no longer holds what the run left there (someone changed it since), when a kept
-copy is missing or damaged, or when a file was too large to keep.
+copy is missing or damaged, or when a file was too large to keep. The directories the
+run created (the record names them) are removed again when the undo leaves them empty,
+through directory descriptors, never following a link. `undo_run` records each undo
+as a run of its own in the trace store (run_start with `source: undo` and the run it
+undoes, a `commit` of the files restored and removed, run_end), a refused one too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -25,12 +30,14 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from babel.app.diffs import new_digest
 from babel.app.paths import Paths
+from babel.lang import Commit, RunEnd, RunStart, TraceStore
 from babel.sandbox import Change, Original, apply_changes, read_originals, recover_commits
+from babel.vm import new_run_id
 
 #: The largest old file undo keeps.
 MAX_KEPT_FILE = 8 << 20
@@ -52,6 +59,8 @@ class Undone:
     root: Path
     restored: tuple[str, ...]  # put back as they were before the run
     removed: tuple[str, ...]  # files the run created, deleted again
+    removed_dirs: tuple[str, ...] = ()  # directories the run created, left empty by the undo and removed
+    trace: str | None = None  # the undo's own run id in the trace store (None: a dry run, not recorded)
 
 
 def _side(original: Original) -> dict[str, Any]:
@@ -83,6 +92,7 @@ class UndoStore:
     def keep(self, run_id: str, root: Path, changes: Iterable[Change], originals: dict[str, Original], request: str = "") -> list[str]:
         """Store what the changes replace before they are applied; returns the paths not kept
         (too large). Raises UndoError when nothing can be stored (the apply should not go on)."""
+        changes = list(changes)
         files: list[dict[str, Any]] = []
         not_kept: list[str] = []
         total = 0
@@ -101,7 +111,8 @@ class UndoStore:
                         total += original.size
                 files.append({"path": change.path, "before": before, "after": _after(change)})
             record = {"version": 1, "run_id": run_id, "root": str(root), "request": request,
-                      "time": datetime.now(UTC).isoformat(), "files": files, "undone": None}
+                      "time": datetime.now(UTC).isoformat(), "files": files, "undone": None,
+                      "created_dirs": created_dirs(root, [c.path for c in changes if c.kind != "delete"])}
             self._write(self.runs / f"{run_id}.json", json.dumps(record, indent=1).encode("utf-8"))
         except OSError as error:
             raise UndoError(f"cannot keep the old contents for undo in {self.directory}: {error.strerror or error}") from None
@@ -253,13 +264,14 @@ class UndoStore:
                 apply_changes(root, changes, ["."], journal, f"{run_id}.undo", expected=current)
             except Exception as error:  # noqa: BLE001 (CommitRefused or WorkspaceError: nothing was applied)
                 raise UndoError(f"cannot undo run {run_id}: {error}") from None
+        dirs = remove_empty_dirs(root, [str(d) for d in record.get("created_dirs") or ()], set(removed), dry_run=dry_run)
         if not dry_run:
             record["undone"] = datetime.now(UTC).isoformat()
             try:
                 self._write(self.runs / f"{run_id}.json", json.dumps(record, indent=1).encode("utf-8"))
             except OSError:
                 pass
-        return Undone(run_id, root, tuple(restored), tuple(removed))
+        return Undone(run_id, root, tuple(restored), tuple(removed), tuple(dirs))
 
 
 def _matches(now: Original, after: dict[str, Any]) -> bool:
@@ -272,8 +284,104 @@ def _matches(now: Original, after: dict[str, Any]) -> bool:
     return now.kind == "missing"
 
 
+def created_dirs(root: Path, paths: Iterable[str]) -> list[str]:
+    """The directories that writing `paths` under `root` creates: the parents not there yet."""
+    made: set[str] = set()
+    for path in paths:
+        parents = PurePosixPath(path).parts[:-1]
+        for depth in range(1, len(parents) + 1):
+            directory = "/".join(parents[:depth])
+            if directory not in made and not os.path.lexists(root / directory):
+                made.add(directory)
+    return sorted(made)
+
+
+def remove_empty_dirs(root: Path, dirs: list[str], removed: set[str], *, dry_run: bool = False) -> list[str]:
+    """Remove those of `dirs` (relative to `root`, created by a run) that are empty, the
+    deepest first, so a parent emptied by its child's removal goes too; with `dry_run`,
+    those that would be once the files in `removed` are gone. Reached through directory
+    descriptors, never through a link: a directory swapped for a link is left alone, and
+    so is one that holds anything. Returns the directories removed (or to be)."""
+    gone: list[str] = []
+    for directory in sorted(set(dirs), key=lambda d: (-d.count("/"), d)):
+        parts = PurePosixPath(directory).parts
+        if not parts or any(part in ("", ".", "..") for part in parts):
+            continue
+        parent = _open_dir(root, parts[:-1])
+        if parent is None:
+            continue
+        try:
+            if dry_run:
+                child = _open_dir(root, parts)
+                if child is None:
+                    continue
+                try:
+                    entries = {f"{directory}/{name}" for name in os.listdir(child)}
+                except OSError:
+                    continue
+                finally:
+                    os.close(child)
+                if entries <= removed | set(gone):
+                    gone.append(directory)
+                continue
+            try:
+                os.rmdir(parts[-1], dir_fd=parent)
+                gone.append(directory)
+            except OSError:  # not empty, not a directory (a link), gone: it stays; tidying never fails the undo
+                pass
+        finally:
+            os.close(parent)
+    return gone
+
+
+def _open_dir(root: Path, parts: tuple[str, ...]) -> int | None:
+    """A descriptor of root/parts, each component a real directory (no link followed), or None."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(root, flags)
+    except OSError:
+        return None
+    for part in parts:
+        try:
+            child = os.open(part, flags, dir_fd=fd)
+        except OSError:
+            os.close(fd)
+            return None
+        os.close(fd)
+        fd = child
+    return fd
+
+
 def undo_run(run: str | None = None, *, paths: Paths | None = None, dry_run: bool = False) -> Undone:
     """`babel undo [RUN]`: restore what a run (by default the newest not undone) changed,
-    from what was kept under `paths.undo`, all or nothing. Raises UndoError."""
+    from what was kept under `paths.undo`, all or nothing. Raises UndoError. An undo (not
+    a dry run) of a run found is recorded as a run in the trace store under `paths.state`:
+    run_start (`source: undo`, `undoes`, `root`), a `commit` of what it restored (`written`)
+    and removed (`deleted`), run_end `ok` with the same as its result; a refused undo ends
+    `failed` with the reason as its error."""
     paths = paths or Paths.from_env()
-    return UndoStore(paths.undo).undo(run, paths.commits, dry_run=dry_run)
+    store = UndoStore(paths.undo)
+    if dry_run:
+        return store.undo(run, paths.commits, dry_run=True)
+    record = store.find(run)  # (no such run: nothing to record)
+    undone_id, started = new_run_id(), time.perf_counter()
+    writer = TraceStore(paths.state).writer(undone_id)
+    try:
+        writer(RunStart(undone_id, datetime.now(UTC).isoformat(), None, None,
+                        {"source": "undo", "undoes": record["run_id"], "root": str(record["root"])}).to_json())
+        try:
+            done = store.undo(str(record["run_id"]), paths.commits)
+        except UndoError as error:
+            writer(RunEnd(undone_id, "failed", None, 0, 0, None, _since(started), str(error)).to_json())
+            raise
+        result = "".join([*(f"restored {p}\n" for p in done.restored), *(f"removed {p}\n" for p in done.removed),
+                          *(f"removed {d}/\n" for d in done.removed_dirs)]) or "nothing to restore\n"
+        writer(Commit(undone_id, list(done.restored), [*done.removed, *(f"{d}/" for d in done.removed_dirs)]).to_json())
+        writer(RunEnd(undone_id, "ok", result, 0, 0, None, _since(started)).to_json())
+    finally:
+        writer.close()
+    return dataclasses.replace(done, trace=undone_id)
+
+
+def _since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)

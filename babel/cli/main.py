@@ -34,6 +34,7 @@ from babel.app import (
     stderr_console,
     stdout_console,
 )
+from babel.cli.lpu import asm_cmd, lpu_app
 from babel.lang import Diagnostic, Event, ParseResult, Plan, TraceStore, errors, parse_plan, plan_from_json, read_events, to_json, to_text
 from babel.model import Config, ModelClient
 from babel.skills import SkillMap
@@ -90,6 +91,9 @@ app = typer.Typer(
 )
 sandbox_app = typer.Typer(help="Build and inspect the sandbox image.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
+
+app.command("asm")(asm_cmd)  # the LPU's commands: docs/lpu.md
+app.add_typer(lpu_app, name="lpu")
 
 
 console = stderr_console()
@@ -222,7 +226,7 @@ def verify_cmd(
 @app.command("fmt")
 def fmt_cmd(
     plan_path: str = typer.Argument(..., metavar="PLAN", help="A plan file (text or JSON form), or - for stdin."),
-    to: str = typer.Option("text", "--to", help="The form to print: text or json."),
+    to: str = typer.Option("text", "--to", metavar="text|json", help="The form to print: text or json."),
     canonical: bool = typer.Option(False, "--canonical", help="Print the canonical form (what the decoder votes on)."),
 ) -> None:
     """Print a plan in the text or JSON form (the two round-trip)."""
@@ -345,9 +349,9 @@ def run_cmd(
             outcome = run_plan_text(data, root, policy, source=source, repair_model=repair_model if repair else None, model=repair_model,
                                     on_checked=checked,
                                     on_event=screen, paths=paths, skills=load_skill_table(paths).skills, approve=Reviewer(ask=False, show=not as_json),
-                                    git_commit=git_commit or os.environ.get("BABEL_GIT_COMMIT") == "1",
+                                    git_commit=git_commit or configured_git_commit(root, paths),
                                     say=None if as_json else (lambda msg: console.print(f"[dim]{escape_markup(msg)}[/dim]")),
-                                    progress=status.say)
+                                    progress=status.say, on_output=status.output)
     except RunInterrupted as stopped:
         fail(f"interrupted: the run stopped and the workspace is unchanged (babel logs {stopped.run_id})", Exit.INTERRUPTED)
     if outcome.run is None:
@@ -527,10 +531,23 @@ class Reviewer:
         return chosen
 
 
-def not_confirmed() -> NoReturn:
+def not_confirmed(trace: str | None = None) -> NoReturn:
+    where = f" (babel logs {trace})" if trace else ""
     if not sys.stdin.isatty():
-        fail("this plan writes to the workspace or runs commands with effects; re-run with -y to allow it (no terminal to ask on)", Exit.NOT_CONFIRMED)
-    fail("aborted: nothing was run", Exit.NOT_CONFIRMED)
+        fail("this plan writes to the workspace or runs commands with effects; re-run with -y to allow it (no terminal to ask on)" + where,
+             Exit.NOT_CONFIRMED)
+    fail("aborted: nothing was run" + where, Exit.NOT_CONFIRMED)
+
+
+def configured_git_commit(root: Path, paths: Paths) -> bool:
+    """The configuration's `git_commit` (BABEL_GIT_COMMIT, .babel.toml, the user's file:
+    docs/configuration.md), for a command that loads no model; a bad value exits 2."""
+    from babel.model import ConfigError, load_config
+
+    try:
+        return load_config(None, root, user_file=paths.user_config, project=paths.project).git_commit
+    except ConfigError as error:
+        fail(str(error), Exit.USAGE)
 
 
 @app.command("compile")
@@ -698,8 +715,8 @@ def do_cmd(
         with status:
             outcome = do_request(request, root, policy, client, k=config.k, repair=repair, dry_run=dry_run, yes=yes, confirm=paused(ask_to_run),
                                  ask_user=paused(ask_on_terminal) if sys.stdin.isatty() else None,
-                                 on_plan=chosen, on_event=screen, progress=status.say, say=say, paths=paths, skills=skills,
-                                 approve=paused(reviewer), git_commit=git_commit or os.environ.get("BABEL_GIT_COMMIT") == "1",
+                                 on_plan=chosen, on_event=screen, progress=status.say, on_output=status.output, say=say, paths=paths,
+                                 skills=skills, approve=paused(reviewer), git_commit=git_commit or config.git_commit,
                                  revise=revise if editor is not None and not dry_run else None)
     except RunInterrupted as stopped:
         fail(f"interrupted: the run stopped and the workspace is unchanged (babel logs {stopped.run_id})", Exit.INTERRUPTED)
@@ -709,14 +726,15 @@ def do_cmd(
     decision = outcome.decision
     if decision.plan is None:
         show_diagnostics(console, list(decision.diagnostics))
-        fail("no candidate plan passed the verifier; try rephrasing the request, or -k with more candidates", Exit.REJECTED)
+        fail("no candidate plan passed the verifier; try rephrasing the request, or -k with more candidates"
+             + (f" (babel logs {outcome.trace})" if outcome.trace else ""), Exit.REJECTED)
     if dry_run:
         if as_json:
             print(json.dumps({"plan": to_json(decision.plan), "vote": decision.summary()}, ensure_ascii=False))
         console.print("[dim]dry run: nothing was run[/dim]")
         raise typer.Exit(int(Exit.OK))
     if outcome.run is None:
-        not_confirmed()
+        not_confirmed(outcome.trace)
     if not as_json:
         print_result(outcome.run)
         show_repairs(outcome.run)
@@ -743,8 +761,12 @@ def undo_cmd(
         console.print(f"  {verb} {escape_markup(path)}")
     for path in done.removed:
         console.print(f"  {'would remove' if dry_run else 'removed'} {escape_markup(path)} (the run created it)")
+    for path in done.removed_dirs:
+        console.print(f"  {'would remove' if dry_run else 'removed'} {escape_markup(path)}/ (the run created it; it is empty now)")
     if not done.restored and not done.removed:
         console.print("  nothing to restore")
+    if done.trace:
+        console.print(f"[dim](babel logs {done.trace})[/dim]")
     raise typer.Exit(int(Exit.OK))
 
 
@@ -983,7 +1005,7 @@ def skill_list_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-r
 
 
 @skill_app.command("show")
-def skill_show_cmd(name: str) -> None:
+def skill_show_cmd(name: str = typer.Argument(..., metavar="SKILL", help="The skill's name (babel skill list).")) -> None:
     """A skill: description, inputs, permissions, and its steps in the text form."""
     from babel.lang import to_text
 
@@ -1026,13 +1048,17 @@ def skill_validate_cmd(paths: list[Path] = typer.Argument(None, help="Skill file
 
 
 @skill_app.command("test")
-def skill_test_cmd(name: str) -> None:
-    """Run a skill's examples in the sandbox; one line per example and `N passed, N failed`."""
+def skill_test_cmd(name: str = typer.Argument(..., metavar="SKILL", help="The skill's name (babel skill list)."), model: str | None = ModelOpt) -> None:
+    """Run a skill's examples in the sandbox; one line per example and `N passed, N failed` (a skill with model ops loads the model)."""
     from babel.app import run_examples
     from babel.sandbox import started
+    from babel.verify import asks_model
+    from babel.vm import ALU
 
     skills = skill_table()
-    results = run_examples(_find_skill(name, skills), started, skills=skills)
+    skill = _find_skill(name, skills)
+    alu = ALU(load_model(model, Path("."), None, Paths.from_env())[1]) if asks_model(skill.plan, skills) else None
+    results = run_examples(skill, started, skills=skills, alu=alu)
     for result in results:
         print(f"{'PASS' if result.passed else 'FAIL'} {name}: {result.name}" + ("" if result.passed else f"  {result.reason}"))
     passed = sum(r.passed for r in results)
@@ -1042,13 +1068,14 @@ def skill_test_cmd(name: str) -> None:
 
 @skill_app.command("run")
 def skill_run_cmd(
-    name: str,
-    inputs: list[str] = typer.Option([], "--input", "-i", help="An input as key=value (repeatable; arrays as a,b,c)."),
-    root: Path = typer.Option(Path("."), "--root", "-r", help="The workspace."),
+    name: str = typer.Argument(..., metavar="SKILL", help="The skill's name (babel skill list)."),
+    inputs: list[str] = typer.Option([], "--input", "-i", metavar="KEY=VALUE", help="An input as key=value (repeatable; arrays as a,b,c)."),
+    root: Path = typer.Option(Path("."), "--root", "-r", metavar="DIR", help="The workspace."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Allow the skill's writes without asking."),
     as_json: bool = typer.Option(False, "--json", help="Events as JSON Lines on stdout."),
+    model: str | None = ModelOpt,
 ) -> None:
-    """Run a skill over a workspace with the given inputs; print its result."""
+    """Run a skill over a workspace with the given inputs; print its result (a skill with model ops loads the model)."""
     from babel.app import RunInterrupted, run_skill
     from babel.skills import SkillInputError, bind_inputs
 
@@ -1066,10 +1093,21 @@ def skill_run_cmd(
     except SkillInputError as error:
         fail(f"skill {name}: {error}", Exit.USAGE)
     root = check_root(root)
+    status = LiveStatus(console, LiveStatus.wanted(as_json))  # the live step line and its output, as `babel run` shows them
+    reviewer = Reviewer(ask=not yes and sys.stdin.isatty(), show=not as_json or (not yes and sys.stdin.isatty()))
+
+    def paused(ask: Any) -> Any:
+        def asking(*args: Any) -> Any:
+            with status.paused():
+                return ask(*args)
+        return asking
+
     try:
-        outcome = run_skill(name, values, root, yes=yes, confirm=ask_to_run, on_event=Screen(as_json), paths=paths, skills=skills,
-                            approve=Reviewer(ask=not yes and sys.stdin.isatty(), show=not as_json or (not yes and sys.stdin.isatty())),
-                            say=None if as_json else (lambda msg: console.print(f"[dim]{escape_markup(msg)}[/dim]")))
+        with status:
+            outcome = run_skill(name, values, root, yes=yes, confirm=paused(ask_to_run), on_event=Screen(as_json, status=status), paths=paths,
+                                skills=skills, model=lambda: load_model(model, root, None, paths, status)[1], approve=paused(reviewer),
+                                say=None if as_json else (lambda msg: console.print(f"[dim]{escape_markup(msg)}[/dim]")),
+                                progress=status.say, on_output=status.output)
     except RunInterrupted as stopped:
         fail(f"interrupted: the run stopped and the workspace is unchanged (babel logs {stopped.run_id})", Exit.INTERRUPTED)
     if outcome.run is None:
@@ -1089,10 +1127,13 @@ def plain_help() -> None:
 
 
 def without_flag_types(command: Any) -> Any:
-    """The command tree with no type shown after a flag (rich help would say `<bool>`)."""
+    """The command tree with no type shown after a flag (rich help would say `<bool>`), nor
+    after a positional argument, whose name says what it takes (`PLAN`, not `PLAN <str>`)."""
     for param in command.params:
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
+        elif isinstance(param, typer.core.TyperArgument):
+            param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]  # (typer has no setting for it)
     make_help_option = command.get_help_option  # -h/--help is made when asked for, so it is tidied then
 
     def help_option(ctx: Any) -> Any:

@@ -1,6 +1,6 @@
 """What a run reports as it goes: typed event records, each carrying a process id.
 
-The vm emits them (run start, each step, result checks, repairs, run end), the
+The vm emits them (run start, each step, its output as it comes, result checks, repairs, run end), the
 application adds its own (recovered journals, commit, refused commit, discard); the CLI
 renders them, the trace store keeps them as JSON lines and trace checks read them back.
 `to_json()` is the trace's format (docs/plans.md); `from_json` reads any line of a trace,
@@ -50,6 +50,21 @@ class StepStart(Event):
     kind: ClassVar[str] = "step_start"
     id: str
     op: str
+    pid: int = MAIN_PID
+
+
+@dataclass(frozen=True)
+class StepOutput(Event):
+    """A piece of a running step's output, as the command prints it (`stream`: stdout or
+    stderr; `text`: the piece; `cut`: the sandbox streams no more of this stream, at its
+    bound). Live only, as StepStart: the CLI shows it under the running step's line; the
+    step's `StepResult` keeps its output, so the recorder does not write it (babel.app.do)."""
+
+    kind: ClassVar[str] = "step_output"
+    id: str
+    stream: str
+    text: str
+    cut: bool = False
     pid: int = MAIN_PID
 
 
@@ -151,8 +166,8 @@ class RunEnd(Event):
         return {k: v for k, v in out.items() if v is not None or k == "result"}
 
 
-KINDS: dict[str, type[Event]] = {cls.kind: cls for cls in (RunStart, StepStart, StepResult, ResultChecked, Repair, Recovered, Commit,
-                                                              CommitRefused, Discard, RunEnd)}
+KINDS: dict[str, type[Event]] = {cls.kind: cls for cls in (RunStart, StepStart, StepOutput, StepResult, ResultChecked, Repair, Recovered,
+                                                              Commit, CommitRefused, Discard, RunEnd)}
 
 
 def _blank(annotation: Any) -> Any:

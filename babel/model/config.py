@@ -1,4 +1,5 @@
-"""Configuration: which model, how many candidates, where state and caches live.
+"""Configuration: which model, how many candidates, where state and caches live, and
+whether a run's applied changes are committed to git.
 
 Precedence, highest first: command-line flags > BABEL_* environment variables >
 the project config file (.babel.toml in the workspace root, else the current
@@ -35,15 +36,16 @@ class Config:
     threads: int = 0  # 0: as many as the machine has, at most 4
     cache_dir: str | None = None
     cassette: str | None = None  # a recorded-responses file, for the cassette backend
+    git_commit: bool = False  # commit a run's applied files in its git work tree (as --git-commit)
     sources: dict[str, str] = field(default_factory=dict, compare=False)  # key -> where its value came from
 
 
 _ENV = {
     "BABEL_BACKEND": "backend", "BABEL_MODEL": "model", "BABEL_MODEL_PATH": "model_path", "BABEL_K": "k",
     "BABEL_TEMPERATURE": "temperature", "BABEL_MAX_TOKENS": "max_tokens", "BABEL_THREADS": "threads",
-    "BABEL_CACHE_DIR": "cache_dir", "BABEL_CASSETTE": "cassette",
+    "BABEL_CACHE_DIR": "cache_dir", "BABEL_CASSETTE": "cassette", "BABEL_GIT_COMMIT": "git_commit",
 }
-_FLAGS = {"k": "-k", "model": "--model"}
+_FLAGS = {"k": "-k", "model": "--model", "git_commit": "--git-commit"}
 _KEYS = {f.name for f in fields(Config)} - {"sources"}
 #: What each key takes, as it is said in errors (docs/configuration.md has the same).
 ALLOWED = {
@@ -57,7 +59,11 @@ ALLOWED = {
     "threads": "a whole number from 0 (adapt to the free cores) to 256",
     "cache_dir": "a directory",
     "cassette": "the path of a cassette file",
+    "git_commit": "true or false (in the environment: 1 or 0)",
 }
+#: The yes-or-no keys, and how the environment spells their values.
+_SWITCHES = {"git_commit"}
+_TRUTH = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 _RANGES: dict[str, tuple[type, float, float]] = {
     "k": (int, 1, 8), "temperature": (float, 0, 2), "max_tokens": (int, 16, 32768), "threads": (int, 0, 256),
 }
@@ -83,6 +89,12 @@ def _coerce(name: str, value: Any, where: str, *, typed: bool = False) -> Any:
     (`typed`) the TOML type itself must be right: `k = "3"` or `k = 3.5` is refused."""
     kind, least, most = _RANGES.get(name, (str, 0, 0))
     wrong = ConfigError(f"{where}: {name} must be {ALLOWED[name]}, not {value!r}")
+    if name in _SWITCHES:  # a file's is a TOML boolean (`git_commit = true`); the environment's 1 or 0
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and not typed and value.strip().lower() in _TRUTH:
+            return _TRUTH[value.strip().lower()]
+        raise wrong
     if isinstance(value, str) and not (typed and kind is not str):
         try:
             value = kind(value.strip())

@@ -101,6 +101,7 @@ class BatchedEngine:
         self.batch = L.llama_batch_init(512, 0, max_seqs)
         self._cached: list[int] = []  # prompt tokens whose KV cells all sequences share
         self._cached_seqs = 0
+        self._scored: list[int] = []  # the tokens whose cells the scoring sequence (the last) holds
         self._one = (L.llama_token_data * 1)()
         self._one_array = L.llama_token_data_array(self._one, 1, -1, False)
         self.chat_template = self._metadata("tokenizer.chat_template")
@@ -113,6 +114,7 @@ class BatchedEngine:
         """Drop the in-memory prompt cells, as if the next prompt were a new request in a
         new process (the stable prefix then comes from disk). For benchmarks."""
         self._cached = []
+        self._scored = []
 
     # ---- text and tokens ---------------------------------------------------------
     def _metadata(self, key: str) -> str | None:
@@ -181,6 +183,7 @@ class BatchedEngine:
         (the cells of the previous prompt it shares, else the prefix's saved state when
         `persist`, which also saves a prefix it had to compute)."""
         L = self.L
+        self._scored = []  # every sequence but the shared prompt's is cleared below
         prompt = prefix + suffix
         common = 0
         for a, b in zip(self._cached, prompt, strict=False):
@@ -424,37 +427,41 @@ class BatchedEngine:
 
     def score(self, chats: list[list[dict[str, str]]], targets: list[str]) -> list[float]:
         """The log-probability of each target text as the assistant's reply to its chat,
-        teacher-forced (nothing is sampled). The decoder's reviewer uses it: how likely is
-        the user's request given a candidate plan. It decodes into one sequence of its own
-        (the last) and clears only that one, so the cells of the previous prompt, which
-        sequence 0 holds, stay for the next `generate`."""
+        teacher-forced (nothing is sampled). It decodes into one sequence of its own (the
+        last), so the cells of the previous prompt, which sequence 0 holds, stay for the next
+        `generate`; and it keeps that sequence's cells between calls, so a chat scored against
+        several targets, or chats that share a beginning (one code excerpt asked several
+        questions), prefill their common part once."""
         if len(chats) != len(targets):
             raise EngineError("score needs one target per chat")
         with self._lock:
             L = self.L
-            # the last sequence; after a generate of max_seqs sequences it too is tagged on the
-            # prompt's cells, so it is untagged first (the cells stay, for sequence 0)
             seq = self.max_seqs - 1
             scores = []
             for chat, target in zip(chats, targets, strict=True):
                 prompt = self.tokenize(self.format_chat(chat))
                 tokens = prompt + self.tokenize(target)
+                common = 0
+                for a, b in zip(self._scored, tokens, strict=False):
+                    if a != b:
+                        break
+                    common += 1
+                common = min(common, len(prompt) - 1)  # the logits from the prompt's last token on are needed
+                L.llama_memory_seq_rm(self.mem, seq, common, -1)
+                self._scored = tokens[:common]
                 total = 0.0
-                L.llama_memory_seq_rm(self.mem, seq, -1, -1)
-                try:
-                    for offset in range(0, len(tokens), 512):
-                        chunk = tokens[offset:offset + 512]
-                        # the logits at position p predict the token at p + 1: from the prompt's last token on
-                        self._decode(chunk, offset, [seq], want_last=False, logits_from=len(prompt) - 1)
-                        for j in range(len(chunk)):
-                            pos = offset + j
-                            if not len(prompt) - 1 <= pos < len(tokens) - 1:
-                                continue
-                            logits = np.ctypeslib.as_array(L.llama_get_logits_ith(self.ctx, j), shape=(self.n_vocab,))
-                            peak = float(logits.max())
-                            total += float(logits[tokens[pos + 1]]) - peak - math.log(float(np.exp(logits - peak).sum()))
-                finally:
-                    L.llama_memory_seq_rm(self.mem, seq, -1, -1)
+                for offset in range(common, len(tokens), 512):
+                    chunk = tokens[offset:offset + 512]
+                    # the logits at position p predict the token at p + 1: from the prompt's last token on
+                    self._decode(chunk, offset, [seq], want_last=False, logits_from=len(prompt) - 1)
+                    for j in range(len(chunk)):
+                        pos = offset + j
+                        if not len(prompt) - 1 <= pos < len(tokens) - 1:
+                            continue
+                        logits = np.ctypeslib.as_array(L.llama_get_logits_ith(self.ctx, j), shape=(self.n_vocab,))
+                        peak = float(logits.max())
+                        total += float(logits[tokens[pos + 1]]) - peak - math.log(float(np.exp(logits - peak).sum()))
+                self._scored = tokens
                 scores.append(round(total, 4))
             return scores
 

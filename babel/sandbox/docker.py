@@ -8,7 +8,8 @@ capabilities dropped, no new privileges, pid / memory / CPU limits, a tmpfs /tmp
 cannot execute, an init process, a non-root user, no host environment, and the
 workspace as its only mount (read-only unless the run may write). The executor runs as
 one long-lived process in it, so a step costs a line of JSON each way instead of a
-`docker exec` (measured in bench/RESULTS.md).
+`docker exec` (measured in bench/RESULTS.md). A command's output can be streamed:
+`call(request, on_chunk)` hands over the chunks the executor sends before its response.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
     from babel.sandbox.workspace import Change
 
 Progress = Callable[[str], None]
+#: Hears a streamed command's output as it comes: (stream "stdout" or "stderr", text, cut:
+#: the last chunk of a stream the executor stopped streaming at its budget).
+ChunkSink = Callable[[str, str, bool], None]
 IMAGE = "babel-sandbox"
 BASE_IMAGE = "babel-sandbox-base"
 LABEL = "babel.sandbox"
@@ -328,39 +332,67 @@ class DockerSandbox:
             data += chunk
         return data
 
-    def call(self, request: dict[str, Any]) -> dict[str, Any]:
+    def call(self, request: dict[str, Any], on_chunk: ChunkSink | None = None) -> dict[str, Any]:
+        """Perform one executor request and return its response. With `on_chunk`, an `exec`
+        asks to be streamed: each chunk of its output that arrives before the response is
+        handed over as (stream, text, cut) while the response is awaited (the response
+        still carries the whole bounded output; other ops answer whole). A callback that
+        raises is not called again for this request; the step goes on."""
         if self._dead is not None:
             return {"status": "failed", "failure": "sandbox_error", "message": self._dead, "value": None}
         if self._sock is None:
             return {"status": "failed", "failure": "sandbox_error", "message": "the sandbox is not started", "value": None}
         timeout = float(request.get("timeout") or 30.0)
+        streaming = on_chunk is not None and request.get("op") == "exec"
         if request.get("op") == "exec" and isinstance(request.get("args"), dict):  # the per-file size limit (RLIMIT_FSIZE)
             request = {**request, "args": {"max_file_bytes": self.limits.file_mb << 20, **request["args"]}}
+        if streaming:
+            request = {**request, "stream": True}
         ident = secrets.token_hex(8)
+        deadline = time.monotonic() + timeout + 5.0  # chunks do not extend it: the watchdog is the step's timeout
         try:
             self._sock.sendall((json.dumps({**request, "id": ident}, ensure_ascii=True) + "\n").encode("ascii"))
-            line = self._read_line(time.monotonic() + timeout + 5.0)
+            while True:
+                line = self._read_line(deadline)
+                if line is None:
+                    break
+                response = self._parse(line, ident)
+                if response is None:
+                    # only the executor holds the channel; anything else on it means it cannot be trusted
+                    self._dead = "the sandbox's channel carried a reply that is not the executor's answer; the sandbox was stopped"
+                    self._kill()
+                    return {"status": "failed", "failure": "sandbox_error", "message": self._dead, "value": None}
+                if "chunk" not in response:
+                    return response
+                if streaming and on_chunk is not None:
+                    try:
+                        on_chunk(str(response.get("stream")), str(response.get("chunk")), response.get("cut") is True)
+                    except Exception:  # noqa: BLE001 (showing the output is a courtesy; the step does not fail for it)
+                        streaming = False
         except TimeoutError:
             # the executor enforces timeouts itself; if it did not answer, it is wedged: end the container
             self._dead = "the sandbox stopped answering and was killed"
             self._kill()
             return {"status": "failed", "failure": "timeout", "message": f"no answer within {timeout + 5:g} s; the sandbox was killed", "value": None}
         except OSError as error:
-            line, self._dead = None, f"the connection to the sandbox broke: {error}"
-        if line is None:
-            detail = self._stderr.decode("utf-8", errors="replace").strip().splitlines()[-1:] or ["no message"]
-            self._dead = self._dead or f"the sandbox's executor exited ({detail[0][:200]})"
-            return {"status": "failed", "failure": "sandbox_error", "message": self._dead, "value": None}
+            self._dead = f"the connection to the sandbox broke: {error}"
+        detail = self._stderr.decode("utf-8", errors="replace").strip().splitlines()[-1:] or ["no message"]
+        self._dead = self._dead or f"the sandbox's executor exited ({detail[0][:200]})"
+        return {"status": "failed", "failure": "sandbox_error", "message": self._dead, "value": None}
+
+    @staticmethod
+    def _parse(line: bytes, ident: str) -> dict[str, Any] | None:
+        """A line of the channel as the executor's message for request `ident` (a chunk
+        of its output, or its response), or None if it is not one."""
         try:
-            response: dict[str, Any] = json.loads(line)
+            message = json.loads(line)
         except (json.JSONDecodeError, RecursionError, UnicodeDecodeError):
-            response = {}
-        if not isinstance(response, dict) or response.get("id") != ident:
-            # only the executor holds the channel; anything else on it means it cannot be trusted
-            self._dead = "the sandbox's channel carried a reply that is not the executor's answer; the sandbox was stopped"
-            self._kill()
-            return {"status": "failed", "failure": "sandbox_error", "message": self._dead, "value": None}
-        return response
+            return None
+        if not isinstance(message, dict) or message.get("id") != ident:
+            return None
+        if "chunk" in message and (message.get("stream") not in ("stdout", "stderr") or not isinstance(message.get("chunk"), str)):
+            return None
+        return message
 
     def change_set(self) -> tuple[list[Change], tuple[tuple[str, str], ...]]:
         """What the run changed in its staged copy, read back as data (the host never opens
@@ -448,9 +480,11 @@ def doctor() -> list[BackendStatus]:
     return statuses
 
 
-def started(workspace: Path, mount_at: str = "/workspace", writable: bool = False, scratch: bool = False) -> DockerSandbox:
+def started(workspace: Path, mount_at: str = "/workspace", writable: bool = False, scratch: bool = False,
+            progress: Progress | None = None) -> DockerSandbox:
     """A started sandbox over `workspace` (close it, or use it as a context manager): read-only,
-    or `writable` over a staged copy, or (`scratch`, for Babel's own temporary fixtures) writable in place."""
-    box = DockerSandbox(Path(workspace), mount_at=mount_at, writable=writable or scratch, scratch=scratch)
+    or `writable` over a staged copy, or (`scratch`, for Babel's own temporary fixtures) writable in place.
+    `progress` hears of an image that has to be built first."""
+    box = DockerSandbox(Path(workspace), mount_at=mount_at, writable=writable or scratch, scratch=scratch, progress=progress)
     box.start()
     return box

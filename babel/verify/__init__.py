@@ -6,6 +6,7 @@ This module is the part's public face: other parts import from here, never from 
 
 from babel.verify.check import step_facts, verify
 from babel.verify.flow import relabel
+from babel.verify.lpu import check_lpu, loop_bound
 from babel.verify.ops import (
     NO_SKILLS,
     OPS,
@@ -31,4 +32,5 @@ __all__ = [
     'asks_model',
     'exec_programs', 'handler', 'kernel_rules', 'load_policy', 'path_within', 'quote_argv', 'relabel', 'replace_budgets', 'resolve',
     'step_facts', 'validate_policy', 'verify',
+    'check_lpu', 'loop_bound',
 ]

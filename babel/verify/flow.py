@@ -15,7 +15,7 @@ flow is left to check.py's straight-line pass, so its diagnostics stay as they w
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from babel.lang import ISA, Diagnostic, Plan, Step
@@ -107,38 +107,56 @@ def _reachable(graph: Graph) -> set[int]:
 
 
 def _cycles(nodes: set[int], succ: Mapping[int, tuple[int, ...]]) -> list[list[int]]:
-    """The strongly connected components of the graph that hold a cycle (Tarjan's algorithm)."""
-    order: dict[int, int] = {}
+    """The strongly connected components of the graph that hold a cycle."""
+    edges = {(a, b) for a in nodes for b in succ.get(a, ()) if b in nodes}
+    return [part for part in components(sorted(nodes), edges) if len(part) > 1 or (part[0], part[0]) in edges]
+
+
+def components(nodes: Iterable[int], edges: set[tuple[int, int]]) -> list[list[int]]:
+    """The strongly connected parts of a graph (Tarjan's algorithm, iterative), each sorted; the
+    verifier's loop checks of plans and of LPU programs both read them."""
+    succ: dict[int, list[int]] = {}
+    for a, b in edges:
+        succ.setdefault(a, []).append(b)
+    index: dict[int, int] = {}
     low: dict[int, int] = {}
     stack: list[int] = []
-    on_stack: set[int] = set()
-    found: list[list[int]] = []
-
-    def visit(node: int) -> None:  # plans are short (the step budget): recursion is fine
-        order[node] = low[node] = len(order)
-        stack.append(node)
-        on_stack.add(node)
-        for nxt in succ.get(node, ()):
-            if nxt not in order:
-                visit(nxt)
-                low[node] = min(low[node], low[nxt])
-            elif nxt in on_stack:
-                low[node] = min(low[node], order[nxt])
-        if low[node] == order[node]:
-            component = []
-            while True:
-                top = stack.pop()
-                on_stack.discard(top)
-                component.append(top)
-                if top == node:
-                    break
-            if len(component) > 1 or node in succ.get(node, ()):
-                found.append(sorted(component))
-
-    for node in sorted(nodes):
-        if node not in order:
-            visit(node)
-    return found
+    on: set[int] = set()
+    out: list[list[int]] = []
+    counter = 0
+    for root in nodes:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            v, pos = work.pop()
+            if pos == 0:
+                index[v] = low[v] = counter
+                counter += 1
+                stack.append(v)
+                on.add(v)
+            nxt = succ.get(v, [])
+            if pos < len(nxt):
+                work.append((v, pos + 1))
+                w = nxt[pos]
+                if w not in index:
+                    work.append((w, 0))
+                elif w in on:
+                    low[v] = min(low[v], index[w])
+                continue
+            if low[v] == index[v]:
+                part = []
+                while True:
+                    w = stack.pop()
+                    on.discard(w)
+                    part.append(w)
+                    if w == v:
+                        break
+                out.append(sorted(part))
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[v])
+    return out
 
 
 @dataclass

@@ -6,6 +6,9 @@ This module is the part's public face: other parts import from here, never from 
 
 from babel.vm.alu import ALU, Memo
 from babel.vm.control import Controller, Repaired, RepairMemory, RepairReport, repair_report
+from babel.vm.lpu import LpuRun, run_lpu
+from babel.vm.lpu import asks_model as lpu_asks_model
+from babel.vm.lpu import reads_files as lpu_reads_files
 from babel.vm.machine import (
     HARNESS_RULES,
     EventSink,
@@ -26,4 +29,5 @@ __all__ = [
     'ALU', 'Memo', 'Controller', 'EventSink', 'Finish', 'HARNESS_RULES', 'Process', 'Repaired', 'RepairMemory', 'RepairReport', 'RunResult',
     'StepSandbox', 'Supervisor',
     'exec_request', 'new_run_id', 'rejected', 'repair_report', 'run_plan', 'step', 'supervise',
+    'LpuRun', 'lpu_asks_model', 'lpu_reads_files', 'run_lpu',
 ]

@@ -9,7 +9,8 @@ failure kind, its output bounded and its time measured. `run_plan` is a loop ove
 request, is a `Supervisor`'s decision (babel.vm.control's `Controller` is one): it
 returns a patched program, and the process resumes at the failed step with the slots of
 the steps before it kept. Events (babel.lang's records) stream to a callback as they
-happen, so the CLI can show progress and the trace store can keep them.
+happen, so the CLI can show progress and the trace store can keep them; with a callback,
+a running command's output streams too, as live-only StepOutput events.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from babel.lang import (
     RunStart,
     SlotRef,
     Step,
+    StepOutput,
     StepResult,
     StepStart,
     Value,
@@ -44,12 +46,19 @@ from babel.verify import Answer, Chat, Choice, Outcome, Policy, StepFailure, han
 from babel.vm.alu import ALU
 
 EventSink = Callable[[Event], None]
+#: Hears a running step's output as it comes: (stream "stdout" or "stderr", text, cut).
+OutputSink = Callable[[str, str, bool], None]
+#: The wire ops whose output the executor streams (sandbox/executor.py): only a command's.
+STREAMED_OPS = frozenset({"exec"})
 
 
 class StepSandbox(Protocol):
-    """What the machine needs of a sandbox: one request in, one response out."""
+    """What the machine needs of a sandbox: one request in, one response out. A run with
+    an event sink also hands a streamed op's request (STREAMED_OPS) an `on_chunk`, which
+    hears the output as it comes, before the response (babel.sandbox's DockerSandbox); a
+    sandbox that cannot stream answers whole and never calls it."""
 
-    def call(self, request: dict[str, Any]) -> dict[str, Any]: ...
+    def call(self, request: dict[str, Any], on_chunk: OutputSink | None = None) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -148,8 +157,8 @@ class Process:
 class _Machine:
     """What a handler may ask while it performs one step of a process (babel.verify.Machine)."""
 
-    def __init__(self, process: Process, sandbox: StepSandbox) -> None:
-        self.process, self.sandbox = process, sandbox
+    def __init__(self, process: Process, sandbox: StepSandbox, output: OutputSink | None = None) -> None:
+        self.process, self.sandbox, self.output = process, sandbox, output
 
     @property
     def policy(self) -> Policy:
@@ -160,7 +169,13 @@ class _Machine:
         return self.process.env
 
     def send(self, request: dict[str, Any]) -> dict[str, Any]:
+        if self.output is not None and request.get("op") in STREAMED_OPS:
+            return self.sandbox.call(request, on_chunk=self.output)
         return self.sandbox.call(request)
+
+    def say(self, line: str) -> None:
+        if self.output is not None:
+            self.output("stderr", line.rstrip("\n") + "\n", False)
 
     def call_skill(self, name: str, inputs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         """A skill's plan as one step: its inputs bound as slots (and as variables for its
@@ -177,7 +192,7 @@ class _Machine:
                         alu=self.process.alu, pid=self.process.pid, slots=dict(bound))
         statuses = []
         while inner.status in ("ready", "running"):
-            result = step(inner, self.sandbox)
+            result = step(inner, self.sandbox, self.output)  # (its commands' output is the call step's)
             statuses.append(f"{result.id} {result.status}" + (f" {result.failure}" if result.failure else ""))
             if not result.ok:
                 raise StepFailure(result.failure or "sandbox_error", f"skill {name}, step {result.id}: {result.message}")
@@ -209,16 +224,17 @@ def _resolve(value: Value, slots: dict[str, Any]) -> Any:
     return value
 
 
-def _perform(process: Process, sandbox: StepSandbox, current: Step) -> Outcome:
+def _perform(process: Process, sandbox: StepSandbox, current: Step, output: OutputSink | None = None) -> Outcome:
     semantics = handler(current.op)
     if semantics is None:
         raise StepFailure("invalid_output", f"the runtime cannot run opcode {current.op!r}")
     args = {name: _resolve(value, process.slots) for name, value in current.args.items()}
-    return semantics.perform(current, args, _Machine(process, sandbox))
+    return semantics.perform(current, args, _Machine(process, sandbox, output))
 
 
-def step(process: Process, sandbox: StepSandbox) -> StepResult:
-    """Advance the process by one instruction and say how it went.
+def step(process: Process, sandbox: StepSandbox, output: OutputSink | None = None) -> StepResult:
+    """Advance the process by one instruction and say how it went (`output`, if given,
+    hears its command's output as it comes).
 
     On success the step's value is stored (in its out slot, and as `#id` for the plan's
     result) and the program counter moves on: to the next step, or where the handler
@@ -234,7 +250,7 @@ def step(process: Process, sandbox: StepSandbox) -> StepResult:
         outcome = Outcome(None, failure="timeout", message=f"the run passed its budget of {process.policy.budgets.run_timeout:g} s")
     else:
         try:
-            outcome = _perform(process, sandbox, current)
+            outcome = _perform(process, sandbox, current, output)
         except StepFailure as error:
             outcome = Outcome(None, failure=error.failure, message=error.message)
         except (KeyError, TypeError, re.error) as error:
@@ -398,8 +414,9 @@ def supervise(
     if not plan.steps:
         process.status = "failed"  # nothing to run (the verifier refuses an empty plan first)
     while process.status in ("ready", "running"):
-        emit(StepStart(process.program.steps[process.pc].id, process.program.steps[process.pc].op, pid=process.pid))
-        result = step(process, sandbox)
+        current = process.program.steps[process.pc]
+        emit(StepStart(current.id, current.op, pid=process.pid))
+        result = step(process, sandbox, _streamed(emit, current.id, process.pid) if on_event is not None else None)
         emit(result)
         if process.status == "failed":
             if supervisor is not None and unrepaired is None:
@@ -440,6 +457,11 @@ def supervise(
                      unrepaired=unrepaired, error=error)
 
 
+def _streamed(emit: EventSink, step_id: str, pid: int) -> OutputSink:
+    """A step's output as it comes, as live-only StepOutput events."""
+    return lambda stream, text, cut: emit(StepOutput(step_id, stream, text, cut, pid=pid))
+
+
 def rejected(plan: Plan | None, diagnostics: list[Diagnostic], *, on_event: EventSink | None = None,
              run_id: str | None = None, meta: dict[str, Any] | None = None) -> RunResult:
     """The run that did not happen because the verifier refused the plan; it is traced too."""
@@ -450,5 +472,5 @@ def rejected(plan: Plan | None, diagnostics: list[Diagnostic], *, on_event: Even
     return RunResult(run_id, "rejected", (), None, tuple(diagnostics), 0.0)
 
 
-__all__ = ["HARNESS_RULES", "EventSink", "Finish", "Process", "ResultCheck", "RunResult", "StepResult", "StepSandbox",
+__all__ = ["HARNESS_RULES", "STREAMED_OPS", "EventSink", "Finish", "OutputSink", "Process", "ResultCheck", "RunResult", "StepResult", "StepSandbox",
            "Supervisor", "exec_request", "kernel_rules", "new_run_id", "rejected", "run_plan", "step", "supervise"]

@@ -72,9 +72,16 @@ def handler(op: str) -> Handler | None:
     return OPS.get(op)
 
 
-def asks_model(plan: Plan) -> bool:
-    """Whether a step of the plan asks the model (a run of it needs one)."""
-    return any(h is not None and h.asks_model for h in map(handler, (s.op for s in plan.steps)))
+def asks_model(plan: Plan, skills: SkillTable = NO_SKILLS, _seen: frozenset[str] = frozenset()) -> bool:
+    """Whether a step of the plan, or of a skill it calls, asks the model (a run of it needs one)."""
+    for step in plan.steps:
+        found = handler(step.op)
+        if found is not None and found.asks_model:
+            return True
+        name = step.args.get("skill") if step.op == "call" else None
+        if isinstance(name, str) and name in skills and name not in _seen and asks_model(skills[name].plan, skills, _seen | {name}):
+            return True
+    return False
 
 
 __all__ = [

@@ -142,6 +142,10 @@ class Machine(Protocol):
     def confidence(self, slot: str) -> float | None:
         """The confidence (0 to 1) of the model op whose value the slot holds, or None."""
         ...
+    def say(self, line: str) -> None:
+        """A line of progress while the step runs (live only: shown under its status line on
+        a terminal, never traced; the step's result and detail say what it did)."""
+        ...
 
 
 def diag(step: Step, code: str, message: str, severity: str = "error") -> Diagnostic:

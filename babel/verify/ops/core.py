@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from babel.lang import Diagnostic, Opcode, SlotRef, Step, as_lines, as_paths, as_text
+from babel.lang import Diagnostic, Opcode, SlotRef, Step, as_lines, as_paths, as_text, language, split_units
 from babel.verify.ops.base import FactsOf, Handler, Machine, Outcome, SkillTable, StepFacts, StepFailure, answered, diag, workspace_path
 from babel.verify.policy import NETWORK_TOOLS, Policy, resolve
 from babel.verify.shell import CommandLine, quote_argv, read_argv, read_command_line
@@ -183,4 +183,59 @@ class Exec(Handler):
         return answered(response, value, detail)
 
 
-HANDLERS: dict[str, Handler] = {h.op: h for h in (Read(), Write(), Grep(), Exec())}
+def _int_in(step: Step, name: str, low: int, high: int) -> list[Diagnostic]:
+    value = step.args.get(name)
+    if isinstance(value, int) and not isinstance(value, bool) and not low <= value <= high:
+        return [diag(step, "E_ARG_INVALID", f"{name}={value} is outside {low} to {high}")]
+    return []
+
+
+class Units(Handler):
+    """The code units of source files: the files with a line matching `match` are found
+    by the executor's grep, read through its read path, and split here (babel.lang.units),
+    so the host parses text the sandbox handed it and opens no file itself."""
+
+    op = "units"
+    wire = "grep"
+
+    def check(self, step: Step, policy: Policy, skills: SkillTable) -> list[Diagnostic]:
+        return _int_in(step, "max_lines", 10, 400) + _int_in(step, "limit", 1, 2000)
+
+    def perform(self, step: Step, args: dict[str, Any], machine: Machine) -> Outcome:
+        policy = machine.policy
+        paths = as_paths(args["paths"]) if "paths" in args else ["."]
+        pattern = as_text(args["match"]) if "match" in args else r"\S"
+        try:
+            regex = re.compile(pattern, re.IGNORECASE)
+        except re.error as error:
+            raise StepFailure("invalid_output", f"match= is not a regular expression: {error}") from None
+        response = machine.send({"op": "grep", "args": {"pattern": pattern, "ignore_case": True, "fixed": False, "invert": False,
+                                                        "allow_empty": True, "roots": list(policy.read),
+                                                        "paths": [workspace_path(policy, p, "read") for p in paths]},
+                                 **limits(policy)})
+        found = answered(response, response.get("value"))
+        if found.failure:
+            return found
+        try:
+            skip = re.compile(as_text(args["exclude"])) if "exclude" in args else None
+        except re.error as error:
+            raise StepFailure("invalid_output", f"exclude= is not a regular expression: {error}") from None
+        hits: dict[str, set[int]] = {}
+        for record in found.value or []:
+            if isinstance(record, dict) and language(str(record.get("path"))) and not (skip and skip.search(str(record.get("path")))):
+                hits.setdefault(str(record["path"]), set()).add(int(record["line"]))
+        max_lines, limit = int(args.get("max_lines", 60)), int(args.get("limit", 200))
+        units: list[dict[str, Any]] = []
+        for path in sorted(hits):
+            read = machine.send({"op": "read", "args": {"path": path, "encoding": "utf-8", "roots": list(policy.read)}, **limits(policy)})
+            if read.get("status") != "ok":  # a binary or unreadable file has no units
+                continue
+            for unit in split_units(path, str(read.get("value") or ""), max_lines):
+                if any(unit.line <= n <= unit.end for n in hits[path]) and any(regex.search(line) for line in unit.text.splitlines()):
+                    units.append(unit.record())
+            if len(units) > limit:
+                raise StepFailure("output_too_large", f"more than limit={limit} units match; narrow paths= or match=, or raise limit=")
+        return Outcome(units, {"files": len(hits), "units": len(units)})
+
+
+HANDLERS: dict[str, Handler] = {h.op: h for h in (Read(), Write(), Grep(), Exec(), Units())}

@@ -108,4 +108,132 @@ class Select(Handler):
         return Outcome(answer, {**cost(choice), "confidence": round(confidence, 4), "probabilities": probabilities})
 
 
-HANDLERS: dict[str, Handler] = {h.op: h for h in (Infer(), Eval(), Select())}
+def _item_text(item: Any) -> str:
+    """What the model reads of one item: a record's code (else its text) headed by where it is."""
+    if not isinstance(item, dict):
+        return as_text(item)
+    body = as_text(item.get("code", item.get("text", "")))
+    where = f"{item.get('path')}, lines {item.get('line')}-{item['end']}" if item.get("end") else f"{item.get('path')}:{item.get('line')}"
+    return f"{where}:\n```\n{body.rstrip()}\n```"
+
+
+def _literal_int(step: Step, name: str, low: int, high: int) -> list[Diagnostic]:
+    value = step.args.get(name)
+    if value is None or isinstance(value, SlotRef):
+        return []
+    if isinstance(value, bool) or not isinstance(value, int) and not (isinstance(value, str) and value.strip().isdigit()):
+        return [diag(step, "E_TYPE_MISMATCH", f"{name}= takes a whole number from {low} to {high}, not {value!r}")]
+    if not low <= int(value) <= high:
+        return [diag(step, "E_ARG_INVALID", f"{name}={value} is outside {low} to {high}")]
+    return []
+
+
+def _run_int(args: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+    raw = args.get(name, default)
+    text = as_text(raw).strip()
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise StepFailure("invalid_output", f"{name}= is {text!r}; it takes a whole number from {low} to {high}")
+    return int(text)
+
+
+class Filter(Handler):
+    """Each item judged alone: its own small context (the step's context, the item), the
+    questions asked one after another over it, so the engine prefills the item once and
+    each further question costs only its own tokens. Every item is scored first, then
+    kept or not: with `calibrate`, a question's probability counts as its lift over the
+    median of that question across the items, so the model's bias towards yes (a 1.5B
+    model says yes to most questions about most code) cancels out."""
+
+    op = "filter"
+    asks_model = True
+    MODES = ("mean", "any")
+
+    def check(self, step: Step, policy: Policy, skills: SkillTable) -> list[Diagnostic]:
+        out = _literal_int(step, "votes", 1, MAX_OPTIONS) + _literal_int(step, "min_confidence", 1, 99) + _literal_int(step, "limit", 1, 2000)
+        prompt, reasons, mode = step.args.get("prompt"), step.args.get("reasons"), step.args.get("mode", "mean")
+        questions = [line for line in as_lines(prompt) if line.strip()] if isinstance(prompt, (str, list)) else None
+        labels = [r for r in as_lines(reasons) if r.strip()] if isinstance(reasons, (str, list)) else None
+        if questions is not None and not questions:
+            out.append(diag(step, "E_ARG_INVALID", "prompt= needs at least one question"))
+        elif isinstance(prompt, list) and any(isinstance(q, str) and not q.strip() for q in prompt):
+            out.append(diag(step, "E_ARG_INVALID", "prompt= lists an empty phrasing; each item is one question"))
+        if len(questions or []) > MAX_OPTIONS:
+            out.append(diag(step, "E_ARG_INVALID", f"prompt= holds {len(questions or [])} questions; at most {MAX_OPTIONS}"))
+        if isinstance(mode, str) and mode not in self.MODES:
+            out.append(diag(step, "E_ARG_INVALID", f"mode={mode!r} is not one of: mean (the questions vote), any (a checklist)"))
+        if labels is not None and mode == "any" and questions is not None and len(labels) != len(questions):
+            out.append(diag(step, "E_ARG_INVALID", f"mode=\"any\" takes one reason per question: {len(questions)} questions, {len(labels)} reasons"))
+        elif labels is not None and mode != "any" and not 2 <= len(labels) <= MAX_OPTIONS:
+            out.append(diag(step, "E_ARG_INVALID", f"reasons= needs 2 to {MAX_OPTIONS} labels"))
+        return out
+
+    def perform(self, step: Step, args: dict[str, Any], machine: Machine) -> Outcome:
+        items = args["items"] if isinstance(args["items"], list) else as_lines(args["items"])
+        questions = [line.strip() for line in as_lines(args["prompt"]) if line.strip()]
+        questions = questions[:_run_int(args, "votes", len(questions), 1, MAX_OPTIONS)] if "votes" in args else questions
+        if not questions:
+            raise StepFailure("invalid_output", "prompt= holds no question")
+        mode = as_text(args.get("mode", "mean")).strip()
+        if mode not in self.MODES:
+            raise StepFailure("invalid_output", f"mode={mode!r} is not one of: {', '.join(self.MODES)}")
+        calibrate = args.get("calibrate") is True or as_text(args.get("calibrate")).strip() == "true"
+        threshold = _run_int(args, "min_confidence", 50, 1, 99) / 100
+        limit = _run_int(args, "limit", 200, 1, 2000)
+        if len(items) > limit:
+            raise StepFailure("output_too_large", f"{len(items)} items to judge, more than limit={limit}")
+        reasons = [line.strip() for line in as_lines(args["reasons"]) if line.strip()] if "reasons" in args else []
+        if mode == "any" and reasons and len(reasons) < len(questions):
+            raise StepFailure("invalid_output", f"mode=any takes one reason per question: {len(questions)} questions, {len(reasons)} reasons")
+        before = as_text(args["context"]).strip() if "context" in args else ""
+        spent = {"context_tokens": 0, "latency_ms": 0.0, "calls": 0, "memo_hits": 0}
+
+        def ask(body: str, question: str, options: list[str]) -> Choice:
+            messages: Chat = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": f"{body}\n\n{question}"}]
+            choice = machine.choose(messages, options)
+            spent["context_tokens"] += choice.context_tokens
+            spent["latency_ms"] += choice.latency_ms
+            spent["calls"] += 1
+            spent["memo_hits"] += int(choice.memo)
+            return choice
+
+        bodies = [(before + "\n\n" if before else "") + _item_text(item) for item in items]
+        scores: list[list[float]] = []
+        for number, (item, body) in enumerate(zip(items, bodies, strict=True), 1):
+            name = f"{item.get('path')}:{item.get('line')}" if isinstance(item, dict) else as_text(item)[:60]
+            machine.say(f"judging {number} of {len(items)}: {name}")
+            scores.append([ask(body, q.rstrip() + " Answer Yes or No.", Eval.REPLIES).probabilities[0] for q in questions])
+        medians = [_median([row[i] for row in scores]) for i in range(len(questions))] if calibrate else [0.0] * len(questions)
+        kept: list[Any] = []
+        judged: list[dict[str, Any]] = []
+        for item, body, row in zip(items, bodies, scores, strict=True):
+            lifts = [p - m for p, m in zip(row, medians, strict=True)]
+            best = max(range(len(lifts)), key=lambda i: lifts[i])
+            score = lifts[best] if mode == "any" else sum(lifts) / len(lifts)
+            where = {k: item.get(k) for k in ("path", "line", "name") if k in item} if isinstance(item, dict) else {"text": as_text(item)[:80]}
+            judged.append({**where, "score": round(score, 4), "votes": [round(v, 4) for v in row]})
+            if score < threshold:
+                continue
+            record: dict[str, Any] = dict(item) if isinstance(item, dict) else {"text": as_text(item)}
+            record["confidence"] = round(sum(row) / len(row) if mode == "mean" else row[best], 4)
+            if reasons:
+                why = reasons[best] if mode == "any" else _best(reasons, ask(body, "Which of these best says what is wrong in this code? "
+                                                                              + "; ".join(reasons) + ".", reasons))[0]
+                record["why"] = why
+                record["text"] = f"[{why}] {record.get('text', '')}"
+            kept.append(record if isinstance(item, dict) else record["text"])
+        detail = {"judged": len(items), "kept": len(kept), "votes": len(questions), "mode": mode, "calibrated": calibrate,
+                  "medians": [round(m, 4) for m in medians] if calibrate else None, "context_tokens": spent["context_tokens"],
+                  "latency_ms": round(spent["latency_ms"], 3), "model_calls": spent["calls"], "memo_hits": spent["memo_hits"],
+                  "items": judged[:100]}
+        return Outcome(kept, detail)
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+HANDLERS: dict[str, Handler] = {h.op: h for h in (Infer(), Eval(), Select(), Filter())}

@@ -1,0 +1,7 @@
+import os
+
+SECRET_KEY = os.environ["NOTES_SECRET_KEY"]
+DATABASE = os.environ.get("NOTES_DATABASE", "notes.sqlite3")
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+MAX_NOTE_LENGTH = 20_000
