@@ -127,6 +127,21 @@ def test_the_units_op_is_checked_before_it_runs() -> None:
     assert codes.count("E_ARG_INVALID") == 2
 
 
+@pytest.mark.parametrize("text", ['s1: found = units "." match="("', 's1: found = units "." exclude="[a-"',
+                                  's1: found = grep "(" paths=["."]'])
+def test_a_pattern_that_is_not_a_regular_expression_is_found_before_anything_runs(text: str) -> None:
+    plan = parse_plan(text).plan
+    assert plan is not None
+    found = [d for d in verify(plan, Policy()) if d.code == "E_ARG_INVALID"]
+    assert len(found) == 1 and "is not a regular expression" in found[0].message and found[0].line == 1
+
+
+def test_a_fixed_pattern_and_a_slots_pattern_are_not_read_as_regular_expressions() -> None:
+    plan = parse_plan('s1: p = write value="("\ns2: a = grep "(" paths=["."] fixed=true\ns3: b = units "." match=$p').plan
+    assert plan is not None
+    assert not [d for d in verify(plan, Policy()) if d.code == "E_ARG_INVALID"]
+
+
 @pytest.mark.parametrize("path", ["../etc", "/etc"])
 def test_the_units_op_cannot_look_outside_the_workspace(path: str) -> None:
     plan = parse_plan(f's1: found = units "{path}"').plan

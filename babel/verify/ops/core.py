@@ -56,6 +56,9 @@ class Grep(Handler):
     op = "grep"
     wire = "grep"
 
+    def check(self, step: Step, policy: Policy, skills: SkillTable) -> list[Diagnostic]:
+        return [] if step.args.get("fixed") is True else _regexes(step, "pattern")
+
     def perform(self, step: Step, args: dict[str, Any], machine: Machine) -> Outcome:
         policy = machine.policy
         flags = {key: bool(args.get(key, False)) for key in ("ignore_case", "fixed", "invert")}
@@ -183,6 +186,20 @@ class Exec(Handler):
         return answered(response, value, detail)
 
 
+def _regexes(step: Step, *names: str) -> list[Diagnostic]:
+    """A literal pattern operand that Python's `re` (what the executor's grep and the host use)
+    cannot compile is found before anything runs; a slot's pattern is only known at run time."""
+    out = []
+    for name in names:
+        value = step.args.get(name)
+        if isinstance(value, str):
+            try:
+                re.compile(value)
+            except re.error as error:
+                out.append(diag(step, "E_ARG_INVALID", f"{name}={value!r} is not a regular expression: {error}"))
+    return out
+
+
 def _int_in(step: Step, name: str, low: int, high: int) -> list[Diagnostic]:
     value = step.args.get(name)
     if isinstance(value, int) and not isinstance(value, bool) and not low <= value <= high:
@@ -199,16 +216,12 @@ class Units(Handler):
     wire = "grep"
 
     def check(self, step: Step, policy: Policy, skills: SkillTable) -> list[Diagnostic]:
-        return _int_in(step, "max_lines", 10, 400) + _int_in(step, "limit", 1, 2000)
+        return _regexes(step, "match", "exclude") + _int_in(step, "max_lines", 10, 400) + _int_in(step, "limit", 1, 2000)
 
     def perform(self, step: Step, args: dict[str, Any], machine: Machine) -> Outcome:
         policy = machine.policy
         paths = as_paths(args["paths"]) if "paths" in args else ["."]
         pattern = as_text(args["match"]) if "match" in args else r"\S"
-        try:
-            regex = re.compile(pattern, re.IGNORECASE)
-        except re.error as error:
-            raise StepFailure("invalid_output", f"match= is not a regular expression: {error}") from None
         response = machine.send({"op": "grep", "args": {"pattern": pattern, "ignore_case": True, "fixed": False, "invert": False,
                                                         "allow_empty": True, "roots": list(policy.read),
                                                         "paths": [workspace_path(policy, p, "read") for p in paths]},
@@ -231,7 +244,7 @@ class Units(Handler):
             if read.get("status") != "ok":  # a binary or unreadable file has no units
                 continue
             for unit in split_units(path, str(read.get("value") or ""), max_lines):
-                if any(unit.line <= n <= unit.end for n in hits[path]) and any(regex.search(line) for line in unit.text.splitlines()):
+                if any(unit.line <= n <= unit.end for n in hits[path]):  # a line the grep matched is in it
                     units.append(unit.record())
             if len(units) > limit:
                 raise StepFailure("output_too_large", f"more than limit={limit} units match; narrow paths= or match=, or raise limit=")
