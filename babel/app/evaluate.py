@@ -198,15 +198,20 @@ def _short(text: str, limit: int = 60) -> str:
 Runner = Callable[[Task], TaskResult]
 
 
+def run_one(runner: Runner, task: Task) -> TaskResult:
+    """One task's result; a task that raises is a failed result (one broken task must not end the suite)."""
+    started = time.perf_counter()
+    try:
+        return runner(task)
+    except Exception as error:
+        return TaskResult(task.id, False, None, None, f"error: {type(error).__name__}: {error}", time.perf_counter() - started)
+
+
 def run_suite(tasks: list[Task], runner: Runner, jobs: int = 1, on_result: Callable[[TaskResult], None] | None = None) -> list[TaskResult]:
     results: list[TaskResult] = []
 
     def one(task: Task) -> TaskResult:
-        started = time.perf_counter()
-        try:
-            result = runner(task)
-        except Exception as error:  # one broken task must not end the suite
-            result = TaskResult(task.id, False, None, None, f"error: {type(error).__name__}: {error}", time.perf_counter() - started)
+        result = run_one(runner, task)
         if on_result:
             on_result(result)
         return result

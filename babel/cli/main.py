@@ -10,10 +10,12 @@ where, and a documented exit code (see `Exit`), never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -781,7 +783,11 @@ def eval_cmd(
                                   help="Decode some candidates on a prompt variant that spells out the answer's shape (k >= 3)."),
     review: bool = typer.Option(False, "--review/--no-review",
                                 help="Weigh candidates also by the reviewer: how likely the request is given each plan (embedded model)."),
-    jobs: int = typer.Option(1, "-j", "--jobs", min=1, max=64, help="Tasks run in parallel."),
+    jobs: int | None = typer.Option(None, "-j", "--jobs", min=1, max=1024,
+                                    help="Tasks run in parallel (default 1; with --ray, one worker per CPU of the cluster)."),
+    ray: str | None = typer.Option(None, "--ray", metavar="ADDRESS",
+                                   help="Fan the tasks out over a Ray cluster: 'local' starts one here for this run, "
+                                        "'auto' joins the one `ray start` began, or a host:port / ray:// address."),
     only: str | None = typer.Option(None, "--only", help="Run only tasks whose id contains this text."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -796,24 +802,48 @@ def eval_cmd(
     if only:
         tasks = [t for t in tasks if only in t.id]
     paths = Paths.from_env()
-    config, client = load_model(model, None, k, paths)
+    out = sys.stdout  # the results' stream (Ray writes its own messages to sys.stdout: they go to stderr)
 
     def on_result(r: Any) -> None:
         if as_json:
-            print(json.dumps(r.to_json(), ensure_ascii=False), flush=True)
+            print(json.dumps(r.to_json(), ensure_ascii=False), flush=True, file=out)
         else:
             mark = "PASS" if r.passed else "FAIL"
-            print(f"{mark} {r.id}  {r.latency_s:.1f} s  {'' if r.passed else r.reason}", flush=True)
+            print(f"{mark} {r.id}  {r.latency_s:.1f} s  {'' if r.passed else r.reason}", flush=True, file=out)
 
     try:
-        results = run_eval(tasks, client, k=config.k, repair=repair, execute_candidates=execute_candidates, variants=variants, review=review,
-                           jobs=jobs, on_result=on_result, skills=load_skill_table(paths).skills)
+        if ray is not None:
+            results = eval_on_ray(tasks, ray, jobs, model, k, paths, on_result, repair=repair, execute_candidates=execute_candidates,
+                                  variants=variants, review=review)
+        else:
+            config, client = load_model(model, None, k, paths)
+            results = run_eval(tasks, client, k=config.k, repair=repair, execute_candidates=execute_candidates, variants=variants,
+                               review=review, jobs=jobs or 1, on_result=on_result, skills=load_skill_table(paths).skills)
     except SandboxError as error:
         fail(str(error), Exit.NO_SANDBOX)
     for line in iter_summary(results):
-        (sys.stderr if as_json else sys.stdout).write(line + "\n")
+        (sys.stderr if as_json else out).write(line + "\n")
     passed = sum(r.passed for r in results)
     raise typer.Exit(int(Exit.OK if passed == len(results) else Exit.STEP_FAILED))
+
+
+def eval_on_ray(tasks: list[Any], address: str, jobs: int | None, model: str | None, k: int | None, paths: Paths,
+                on_result: Callable[[Any], None], **settings: bool) -> list[Any]:
+    """`babel eval --ray`: the driver loads no model; each worker builds its own from this configuration."""
+    from babel.app.cluster import ClusterError, EvalJob, run_eval_on_ray
+    from babel.model import ConfigError, load_config
+
+    flags: dict[str, Any] = {key: value for key, value in (("model", model), ("k", k)) if value is not None}
+    try:
+        config = load_config(flags, None, user_file=paths.user_config, project=paths.project)
+    except ConfigError as error:
+        fail(str(error), Exit.USAGE)
+    job = EvalJob(config, k=config.k, skills=dict(load_skill_table(paths).skills), **settings)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # Ray's own messages (a worker lost, a task retried) are not results
+            return run_eval_on_ray(tasks, job, address=address, workers=jobs, on_result=on_result)
+    except ClusterError as error:
+        fail(str(error), Exit.USAGE)
 
 
 @memory_app.command("show")

@@ -120,7 +120,13 @@ def model_statuses(cache: Path | None = None) -> list[tuple[str, bool, str]]:
     try:
         import llama_cpp
 
-        out.append(("llama.cpp engine", True, f"llama-cpp-python {llama_cpp.__version__}"))
+        from babel.model.engine import EngineError, cpu_kernels
+
+        try:
+            kernels = f"CPU kernels: {cpu_kernels(llama_cpp)}"
+        except (EngineError, OSError) as error:
+            kernels = f"no CPU kernels load: {error}"
+        out.append(("llama.cpp engine", True, f"llama-cpp-python {llama_cpp.__version__}, {kernels}"))
     except ImportError:
         out.append(("llama.cpp engine", False, "llama-cpp-python is not installed: pip install 'babel-plans[embedded]'"))
     for spec in MODELS.values():

@@ -79,6 +79,7 @@ class BatchedEngine:
         self._lock = threading.Lock()
         L.llama_backend_init()
         _quiet(L)
+        self.kernels = cpu_kernels(L)
         mparams = L.llama_model_default_params()
         self.model = L.llama_model_load_from_file(str(self.model_path).encode(), mparams)
         if not self.model:
@@ -107,6 +108,7 @@ class BatchedEngine:
         self.chat_template = self._metadata("tokenizer.chat_template")
         self.eos = L.llama_vocab_eos(self.vocab)
         self.model_id = f"{self.model_path.name}:{self.model_path.stat().st_size}"
+        self._kv_key = f"{self.model_id}:{self.kernels}"  # KV state computed by other kernels differs in its last bits
         self._all_tokens = np.zeros(self.n_vocab, dtype=np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)]))
         self.slow_path = 0  # how often the grammar had to mask the whole vocabulary
 
@@ -175,7 +177,7 @@ class BatchedEngine:
     def _prefix_file(self, prefix: list[int]) -> Path | None:
         if self.cache_dir is None:
             return None
-        digest = hashlib.sha256((self.model_id + json.dumps(prefix)).encode()).hexdigest()[:24]
+        digest = hashlib.sha256((self._kv_key + json.dumps(prefix)).encode()).hexdigest()[:24]
         return self.cache_dir / f"prefix-{digest}.kv"
 
     def _prepare(self, prefix: list[int], suffix: list[int], seqs: int, persist: bool = False, want_last: bool = True) -> None:
@@ -479,6 +481,43 @@ class BatchedEngine:
 
 
 _LOG_CALLBACK: Any = None
+
+
+def cpu_kernels(L: Any) -> str:
+    """The CPU kernels llama.cpp runs with. A runtime-dispatch build (GGML_BACKEND_DL with
+    GGML_CPU_ALL_VARIANTS, what scripts/setup builds) ships one CPU backend per instruction
+    set (libggml-cpu-haswell.so, -icelake, -sapphirerapids, ...) beside libggml.so and links
+    none: ggml loads the one whose features this CPU has and that scores best, so one wheel
+    runs the best kernels of any x86-64 CPU and never an instruction it lacks. Loaded once per
+    process (ggml's registry is the process's own); "built-in" for a build that links one."""
+    lib = Path(L.__file__).parent / "lib"
+    _quiet(L)  # ggml says which backend it loaded on stderr
+    if not any(lib.glob("libggml-cpu-*.so")):
+        return "built-in"
+    # the libggml libllama was linked with, by its soname (a wheel has no symlinks: libggml.so
+    # is a copy of it, whose registry libllama would never see)
+    ggml = ctypes.CDLL("libggml.so.0")
+    ggml.ggml_backend_reg_count.restype = ctypes.c_size_t
+    if ggml.ggml_backend_reg_count() == 0:
+        chosen = os.environ.get("BABEL_CPU_KERNELS", "").strip()
+        if chosen:  # one variant by name: for a CPU whose best variant misbehaves, and for benchmarks
+            variant = lib / f"libggml-cpu-{chosen}.so"
+            if not variant.is_file():
+                have = sorted(p.name.removeprefix("libggml-cpu-").removesuffix(".so") for p in lib.glob("libggml-cpu-*.so"))
+                raise EngineError(f"BABEL_CPU_KERNELS={chosen}: no such CPU variant (this build has {', '.join(have)})")
+            ggml.ggml_backend_load.argtypes = [ctypes.c_char_p]
+            ggml.ggml_backend_load.restype = ctypes.c_void_p
+            if not ggml.ggml_backend_load(str(variant).encode()):
+                raise EngineError(f"BABEL_CPU_KERNELS={chosen}: this CPU cannot run that variant (it lacks an instruction set it needs)")
+        else:
+            ggml.ggml_backend_load_all_from_path.argtypes = [ctypes.c_char_p]
+            ggml.ggml_backend_load_all_from_path(str(lib).encode())
+    if ggml.ggml_backend_reg_count() == 0:
+        raise EngineError(f"llama.cpp found no CPU backend its CPU can run in {lib}: reinstall with ./scripts/setup")
+    with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+        loaded = {line.rsplit("/", 1)[-1].strip() for line in maps if "libggml-cpu-" in line}
+    names = sorted(name.removeprefix("libggml-cpu-").split(".so")[0] for name in loaded)
+    return ",".join(names) or "unknown"
 
 
 def _quiet(L: Any) -> None:
