@@ -79,9 +79,6 @@ class _Worker(Generic[Item, Out]):
     def run(self, item: Item) -> Out:
         return self.fn(item)
 
-    def pid(self) -> int:
-        return os.getpid()
-
 
 def ray_module() -> Any:
     try:

@@ -78,8 +78,7 @@ class BatchedEngine:
         self.stable_messages = stable_messages
         self._lock = threading.Lock()
         L.llama_backend_init()
-        _quiet(L)
-        self.kernels = cpu_kernels(L)
+        self.kernels = cpu_kernels(L)  # (it silences llama.cpp's logging first)
         mparams = L.llama_model_default_params()
         self.model = L.llama_model_load_from_file(str(self.model_path).encode(), mparams)
         if not self.model:
