@@ -94,8 +94,10 @@ def test_the_reviewer_finds_a_request_likelier_under_the_plan_that_does_it(tmp_p
         engine.close()
     assert right > loose and right < 0
     assert again == [right]  # teacher-forced: nothing is sampled, so the same cells give the same score
-    # from the cells an earlier score left (decoded in another batch split) it may differ in the last digits only
-    assert abs(warm[0] - right) < 0.25
+    # from the cells an earlier score left (decoded in another batch split) it differs by rounding only: the AVX-512
+    # kernels (skylakex, icelake) round differently by batch split, 0.29 of -14.7 here, haswell's by less than 0.25
+    assert abs(warm[0] - right) < 0.05 * abs(right)
+    assert warm[0] > loose
     assert after[0].completion_tokens > 0
 
 

@@ -22,7 +22,7 @@ RANKS: list[dict[str, list[str]]] = [
      "sandbox": ["workspace", "docker"], "verify": ["policy", "shell", "ops", "flow", "check", "lpu"]},
     {"skills": ["table"]},
     {"compiler": ["intent", "examples", "shape", "review", "compile", "decode"], "vm": ["alu", "machine", "control", "lpu"]},
-    {"app": ["render", "tracecheck", "paths", "diffs", "vcs", "undo", "pipeline", "evaluate", "do", "lpu", "pytest_plugin"]},
+    {"app": ["render", "tracecheck", "paths", "diffs", "vcs", "undo", "pipeline", "evaluate", "cluster", "do", "lpu", "pytest_plugin"]},
     {"cli": ["lpu", "main", "__main__"]},
 ]
 

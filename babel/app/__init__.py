@@ -1,8 +1,9 @@
-"""The stages sequenced: the paths and the skill table, do, run, skill run, diffs and undo, eval, skill tests, trace checks, rendering, the pytest plugin.
+"""The stages sequenced: the paths and the skill table, do, run, skill run, diffs and undo, eval (here or over a Ray cluster), skill tests, trace checks, rendering, the pytest plugin.
 
 This module is the part's public face: other parts import from here, never from its modules.
 """
 
+from babel.app.cluster import ClusterError, EvalJob, run_eval_on_ray
 from babel.app.diffs import ChangeReview, FileDiff
 from babel.app.do import (
     AskUser,
@@ -38,5 +39,6 @@ __all__ = [
     'repairing_executor', 'run_eval', 'run_examples', 'run_plan_text', 'run_skill', 'run_suite', 'run_traced', 'sandbox_factory',
     'show_diagnostics', 'show_plan', 'show_policy', 'show_step_event', 'show_trace',
     'stderr_console', 'stdout_console', 'undo_run',
+    'ClusterError', 'EvalJob', 'run_eval_on_ray',
     'LpuOutcome', 'LpuSource', 'check_program', 'load_program', 'run_program',
 ]

@@ -830,7 +830,7 @@ def eval_cmd(
 def eval_on_ray(tasks: list[Any], address: str, jobs: int | None, model: str | None, k: int | None, paths: Paths,
                 on_result: Callable[[Any], None], **settings: bool) -> list[Any]:
     """`babel eval --ray`: the driver loads no model; each worker builds its own from this configuration."""
-    from babel.app.cluster import ClusterError, EvalJob, run_eval_on_ray
+    from babel.app import ClusterError, EvalJob, run_eval_on_ray
     from babel.model import ConfigError, load_config
 
     flags: dict[str, Any] = {key: value for key, value in (("model", model), ("k", k)) if value is not None}
