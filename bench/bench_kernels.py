@@ -56,13 +56,13 @@ def main() -> None:
     parser.add_argument("--model", default="qwen2.5-coder-1.5b")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--variants", default="auto,x64,haswell,skylakex,icelake,sapphirerapids")
+    parser.add_argument("--variants", default="auto,x64,haswell,skylakex,icelake,alderlake")
     parser.add_argument("--python", action="append", default=[], help="NAME=PATH: another interpreter (another build) to measure")
     args = parser.parse_args()
     runs = [(f"dispatch: {v}", sys.executable, v) for v in args.variants.split(",")]
     runs += [(name, path, "auto") for name, path in (p.split("=", 1) for p in args.python)]
     print(f"| build: kernels | prompt tokens/s (median of {args.repeat}) | generation tokens/s | loaded |")
-    print("|---|---|---|---|")
+    print("|---|---|---|---|", flush=True)
     for name, python, variant in runs:
         env = {**os.environ}
         env.pop("BABEL_CPU_KERNELS", None)
@@ -71,7 +71,7 @@ def main() -> None:
         done = subprocess.run([python, "-c", CHILD, str(ROOT), args.model, str(args.threads), str(args.repeat)],
                               capture_output=True, text=True, env=env)
         if done.returncode != 0:
-            print(f"| {name} | failed (exit {done.returncode}) | {done.stderr.strip().splitlines()[-1][:80] if done.stderr.strip() else ''} | |")
+            print(f"| {name} | failed (exit {done.returncode}) | {done.stderr.strip().splitlines()[-1][:80] if done.stderr.strip() else ''} | |", flush=True)
             continue
         record = json.loads(done.stdout.strip().splitlines()[-1])
         print(f"| {name} | {statistics.median(record['prompt_tps']):.1f} | {statistics.median(record['gen_tps']):.1f} | {record['kernels']} |",

@@ -1,4 +1,4 @@
-"""The stages sequenced: the paths and the skill table, do, run, skill run, diffs and undo, eval (here or over a Ray cluster), skill tests, trace checks, rendering, the pytest plugin.
+"""The stages sequenced: the paths and the skill table, do, run, skill run, diffs and undo, eval, skill tests, trace checks, rendering, the pytest plugin.
 
 This module is the part's public face: other parts import from here, never from its modules.
 """
