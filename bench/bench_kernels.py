@@ -3,8 +3,9 @@
 The runtime-dispatch build (scripts/setup) ships one CPU backend per instruction set and
 loads the best one the CPU can run; `BABEL_CPU_KERNELS=NAME` forces one. Each variant is
 measured in a fresh process, one after the other, on the same prompt: prompt tokens per
-second (the prefill of a ~1,000-token chat, nothing cached) and generation tokens per second
-(64 greedy tokens after it). `--python` adds another interpreter (e.g. a venv with an older
+second (the prefill of a ~1,000-token chat, nothing cached, up to its first token) and
+generation tokens per second (the greedy tokens after the first, up to 64, timed between the
+engine's per-step progress calls). `--python` adds another interpreter (e.g. a venv with an older
 build) to the same run, for a side-by-side comparison on one noisy machine.
 
     python bench/bench_kernels.py [--model qwen2.5-coder-1.5b] [--threads 2] [--repeat 3]
@@ -37,16 +38,13 @@ prompt, gen = [], []
 for r in range(int(sys.argv[4])):
     engine.forget_prompt()
     asked = [chat[0], {"role": "user", "content": f"run {r}. " + chat[1]["content"]}]
-    t0 = time.perf_counter()
-    engine.generate(asked, n=1, max_tokens=1)
-    t1 = time.perf_counter()
     n = len(engine.tokenize(engine.format_chat(asked)))
-    engine.forget_prompt()
-    t2 = time.perf_counter()
-    out = engine.generate(asked, n=1, max_tokens=65)[0]
-    t3 = time.perf_counter()
+    marks = []  # (time, tokens decoded) after each decode step: the first comes after the prefill
+    t0 = time.perf_counter()
+    engine.generate(asked, n=1, max_tokens=65, on_tokens=lambda done: marks.append((time.perf_counter(), done)))
+    (t1, first), (t2, last) = marks[0], marks[-1]
     prompt.append(n / (t1 - t0))
-    gen.append(max(out.completion_tokens - 1, 1) / max((t3 - t2) - (t1 - t0), 1e-6))
+    gen.append((last - first) / (t2 - t1) if last > first else float("nan"))
 print(json.dumps({"kernels": engine.kernels, "prompt_tokens": n, "prompt_tps": prompt, "gen_tps": gen}))
 '''
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: a workspace the sandbox can use, and the real Docker engine.
+"""Shared fixtures: a workspace the sandbox can use, the real Docker engine, and recorded model answers.
 
 Tests that need Docker use the real engine; if none answers they fail, unless
 BABEL_ALLOW_NO_DOCKER=1 says this machine has none on purpose (then they are skipped
@@ -14,7 +14,20 @@ from pathlib import Path
 
 import pytest
 
+from babel.model import CassetteClient, ModelPool
+
 SANDBOX_UID = 1000
+RECORDING = ModelPool()  # the engines a recording (BABEL_RECORD=1) loads, once for all the tests of a run
+
+
+def cassette_client(cassette: Path, model: str = "qwen2.5-coder-1.5b", stable_messages: int | None = None) -> CassetteClient:
+    """The recorded answers of `cassette`; with BABEL_RECORD=1 the real embedded `model`
+    answers what the cassette lacks, and its answers are recorded."""
+    if os.environ.get("BABEL_RECORD") == "1":
+        from babel.model import load_config, make_client
+
+        return CassetteClient(cassette, make_client(load_config({"model": model}), stable_messages=stable_messages, pool=RECORDING), mode="record")
+    return CassetteClient(cassette)
 
 
 def give_to_sandbox_user(path: Path) -> None:

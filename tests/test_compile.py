@@ -9,16 +9,16 @@ a recording never answers a request it has not seen.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from babel.compiler.compile import STABLE_MESSAGES, WorkspaceFacts, build_messages, compile_request, hinted, layout
 from babel.compiler.decode import decode
-from babel.model import CassetteClient, ModelPool
+from babel.model import CassetteClient
 from babel.skills import load_skills, skill_dirs
 from babel.verify.policy import Policy
+from tests.conftest import cassette_client
 
 CASSETTE = Path(__file__).parent / "cassettes" / "compile.json"
 SKILLS = load_skills(skill_dirs()).skills  # the built-in skills, whose index the recorded prompts show
@@ -31,16 +31,10 @@ REQUESTS = [
 ]
 
 
-RECORDING = ModelPool()  # the engine a recording (BABEL_RECORD=1) loads once for all the tests
 
 
 def client() -> CassetteClient:
-    if os.environ.get("BABEL_RECORD") == "1":
-        from babel.model import load_config, make_client
-
-        model = make_client(load_config({"model": "qwen2.5-coder-0.5b"}), stable_messages=STABLE_MESSAGES, pool=RECORDING)
-        return CassetteClient(CASSETTE, model, mode="record")
-    return CassetteClient(CASSETTE)
+    return cassette_client(CASSETTE, "qwen2.5-coder-0.5b", STABLE_MESSAGES)
 
 
 def test_the_prompt_prefix_is_byte_identical_across_requests() -> None:

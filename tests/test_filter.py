@@ -9,20 +9,18 @@ bench/bench_authbugs.py on services written for it (bench/authbugs/).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from babel.lang import Plan, parse_plan
-from babel.model import CassetteClient, ModelClient, ModelPool
+from babel.model import CassetteClient, ModelClient
 from babel.verify import Policy, asks_model, verify
 from babel.vm import ALU, Memo, run_plan
-from tests.conftest import make_files
+from tests.conftest import cassette_client, make_files
 
 CASSETTE = Path(__file__).parent / "cassettes" / "filter.json"
-RECORDING = ModelPool()
 
 FILES = {
     "app/keys.py": (
@@ -42,11 +40,7 @@ s2: bad = filter $found prompt=["Does this code trust the client to say who is a
 
 
 def client() -> ModelClient:
-    if os.environ.get("BABEL_RECORD") == "1":
-        from babel.model import load_config, make_client
-
-        return CassetteClient(CASSETTE, make_client(load_config({"model": "qwen2.5-coder-1.5b"}), pool=RECORDING), mode="record")
-    return CassetteClient(CASSETTE)
+    return cassette_client(CASSETTE)
 
 
 def plan_of(text: str) -> Plan:

@@ -21,14 +21,13 @@ import pytest
 from babel.app import Paths, confirmed, do_request, load_suite, run_eval, run_plan_text, run_skill
 from babel.compiler import STABLE_MESSAGES
 from babel.lang import Event, parse_plan, read_events
-from babel.model import CassetteClient, ModelClient, ModelPool
+from babel.model import ModelClient
 from babel.skills import load_skills, skill_dirs
 from babel.verify import Policy
-from tests.conftest import make_files
+from tests.conftest import cassette_client, make_files
 
 CASSETTE = Path(__file__).parent / "cassettes" / "library.json"
 SKILLS = load_skills(skill_dirs()).skills  # the built-in skills: what the CLI loads with no project or user skills
-RECORDING = ModelPool()  # the engine a recording (BABEL_RECORD=1) loads once for all the tests
 #: (requests whose retrieved examples are not tied in score: examples.ranked sums floats in set order)
 COUNT = "how many lines does notes.txt have?"
 NOTES = {"notes.txt": "TODO one\nfine\nTODO two\nTODO three\n"}
@@ -36,12 +35,7 @@ EDIT = "change the port from 8080 to 9090 in config.ini"
 
 
 def client() -> ModelClient:
-    if os.environ.get("BABEL_RECORD") == "1":
-        from babel.model import load_config, make_client
-
-        model = make_client(load_config({"model": "qwen2.5-coder-0.5b"}), stable_messages=STABLE_MESSAGES, pool=RECORDING)
-        return CassetteClient(CASSETTE, model, mode="record")
-    return CassetteClient(CASSETTE)
+    return cassette_client(CASSETTE, "qwen2.5-coder-0.5b", STABLE_MESSAGES)
 
 
 def paths_in(base: Path) -> Paths:

@@ -25,11 +25,10 @@ from babel.lang import lpu, parse_asm, to_asm
 from babel.model import CassetteClient, ModelClient, ModelPool
 from babel.verify import check_lpu
 from babel.vm import ALU, Memo, run_lpu
-from tests.conftest import make_files
+from tests.conftest import cassette_client, make_files
 
 HERE = Path(__file__).parent / "lpu"
 CASSETTE = Path(__file__).parent / "cassettes" / "lpu.json"
-RECORDING = ModelPool()
 PROGRAMS = ["every-op", "countdown", "ticket", "similar"]
 
 #: sha256 of the bytes the LPU's own assembler writes for its four examples (at aee47fe)
@@ -188,11 +187,7 @@ def test_cli_check_prints_file_line_column_and_exits_3(tmp_path: Path) -> None:
 
 
 def client() -> ModelClient:
-    if os.environ.get("BABEL_RECORD") == "1":
-        from babel.model import load_config, make_client
-
-        return CassetteClient(CASSETTE, make_client(load_config({"model": "qwen2.5-coder-1.5b"}), pool=RECORDING), mode="record")
-    return CassetteClient(CASSETTE)
+    return cassette_client(CASSETTE)
 
 
 def test_a_program_without_model_ops_or_files_runs_without_either() -> None:

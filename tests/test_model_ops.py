@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from babel.lang import Plan, parse_plan
-from babel.model import CassetteClient, ModelClient, ModelPool
+from babel.model import CassetteClient, ModelClient
 from babel.verify import Policy, verify
 from babel.vm import ALU, Memo, run_plan
-from tests.conftest import make_files
+from tests.conftest import cassette_client, make_files
 
 CASSETTE = Path(__file__).parent / "cassettes" / "model_ops.json"
-RECORDING = ModelPool()
 
 CLAIM = "Order 1142 arrived broken. The box was crushed and the glass is in pieces. I want my money back.\n"
 PLAN = """\
@@ -30,11 +29,7 @@ s4: order = infer "Write only the order number the customer gives." context=$cla
 
 
 def client() -> ModelClient:
-    if os.environ.get("BABEL_RECORD") == "1":
-        from babel.model import load_config, make_client
-
-        return CassetteClient(CASSETTE, make_client(load_config({"model": "qwen2.5-coder-1.5b"}), pool=RECORDING), mode="record")
-    return CassetteClient(CASSETTE)
+    return cassette_client(CASSETTE)
 
 
 def plan_of(text: str) -> Plan:

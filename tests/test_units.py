@@ -125,6 +125,9 @@ def test_the_units_op_is_checked_before_it_runs() -> None:
     assert plan is not None
     codes = [d.code for d in verify(plan, Policy())]
     assert codes.count("E_ARG_INVALID") == 2
+    plan = parse_plan('s1: found = units "." max_lines="lots"').plan
+    assert plan is not None
+    assert [(d.code, d.message) for d in verify(plan, Policy())] == [("E_TYPE_MISMATCH", "max_lines= takes int, not str 'lots'")]
 
 
 @pytest.mark.parametrize("text", ['s1: found = units "." match="("', 's1: found = units "." exclude="[a-"',

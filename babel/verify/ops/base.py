@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar, Protocol
 
-from babel.lang import Diagnostic, Opcode, Plan, Step, as_text
+from babel.lang import Diagnostic, Opcode, Plan, SlotRef, Step, as_text
 from babel.verify.policy import Policy, resolve
 
 
@@ -150,6 +150,36 @@ class Machine(Protocol):
 
 def diag(step: Step, code: str, message: str, severity: str = "error") -> Diagnostic:
     return Diagnostic(code, message, step=step.id, line=step.line, column=step.column, severity=severity)
+
+
+def int_range(step: Step, name: str, low: int, high: int) -> list[Diagnostic]:
+    """An `int` operand written in the plan is within low..high (its type is the checker's: a slot cannot fill it)."""
+    value = step.args.get(name)
+    if isinstance(value, int) and not isinstance(value, bool) and not low <= value <= high:
+        return [diag(step, "E_ARG_INVALID", f"{name}={value} is outside {low} to {high}")]
+    return []
+
+
+def literal_int(step: Step, name: str, low: int, high: int) -> list[Diagnostic]:
+    """A `value` operand that takes a whole number (a number, or a slot checked when it runs):
+    a located diagnostic when a literal is not one, or out of range."""
+    value = step.args.get(name)
+    if value is None or isinstance(value, SlotRef):
+        return []
+    if isinstance(value, bool) or not isinstance(value, int) and not (isinstance(value, str) and value.strip().isdigit()):
+        return [diag(step, "E_TYPE_MISMATCH", f"{name}= takes a whole number from {low} to {high}, not {value!r}")]
+    if not low <= int(value) <= high:
+        return [diag(step, "E_ARG_INVALID", f"{name}={value} is outside {low} to {high}")]
+    return []
+
+
+def run_int(args: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+    """A whole-number argument as the step runs (a slot's value included): out of range or not a number is the step's failure."""
+    raw = args.get(name, default)
+    text = as_text(raw).strip()
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise StepFailure("invalid_output", f"{name}= is {text!r}; it takes a whole number from {low} to {high}")
+    return int(text)
 
 
 def workspace_path(policy: Policy, raw: Any, access: str) -> str:

@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from babel.lang import Diagnostic, Opcode, SlotRef, Step, as_lines, as_paths, as_text, language, split_units
-from babel.verify.ops.base import FactsOf, Handler, Machine, Outcome, SkillTable, StepFacts, StepFailure, answered, diag, workspace_path
+from babel.verify.ops.base import FactsOf, Handler, Machine, Outcome, SkillTable, StepFacts, StepFailure, answered, diag, int_range, run_int, workspace_path
 from babel.verify.policy import NETWORK_TOOLS, Policy, resolve
 from babel.verify.shell import CommandLine, quote_argv, read_argv, read_command_line
 
@@ -200,13 +200,6 @@ def _regexes(step: Step, *names: str) -> list[Diagnostic]:
     return out
 
 
-def _int_in(step: Step, name: str, low: int, high: int) -> list[Diagnostic]:
-    value = step.args.get(name)
-    if isinstance(value, int) and not isinstance(value, bool) and not low <= value <= high:
-        return [diag(step, "E_ARG_INVALID", f"{name}={value} is outside {low} to {high}")]
-    return []
-
-
 class Units(Handler):
     """The code units of source files: the files with a line matching `match` are found
     by the executor's grep, read through its read path, and split here (babel.lang.units),
@@ -216,7 +209,7 @@ class Units(Handler):
     wire = "grep"
 
     def check(self, step: Step, policy: Policy, skills: SkillTable) -> list[Diagnostic]:
-        return _regexes(step, "match", "exclude") + _int_in(step, "max_lines", 10, 400) + _int_in(step, "limit", 1, 2000)
+        return _regexes(step, "match", "exclude") + int_range(step, "max_lines", 10, 400) + int_range(step, "limit", 1, 2000)
 
     def perform(self, step: Step, args: dict[str, Any], machine: Machine) -> Outcome:
         policy = machine.policy
@@ -237,7 +230,7 @@ class Units(Handler):
         for record in found.value or []:
             if isinstance(record, dict) and language(str(record.get("path"))) and not (skip and skip.search(str(record.get("path")))):
                 hits.setdefault(str(record["path"]), set()).add(int(record["line"]))
-        max_lines, limit = int(args.get("max_lines", 60)), int(args.get("limit", 200))
+        max_lines, limit = run_int(args, "max_lines", 60, 10, 400), run_int(args, "limit", 200, 1, 2000)
         units: list[dict[str, Any]] = []
         for path in sorted(hits):
             read = machine.send({"op": "read", "args": {"path": path, "encoding": "utf-8", "roots": list(policy.read)}, **limits(policy)})

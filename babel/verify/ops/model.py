@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from babel.lang import Diagnostic, SlotRef, Step, as_lines, as_text
-from babel.verify.ops.base import Answer, Chat, Choice, Handler, Machine, Outcome, SkillTable, StepFailure, diag
+from babel.verify.ops.base import Answer, Chat, Choice, Handler, Machine, Outcome, SkillTable, StepFailure, diag, int_range, literal_int, run_int
 from babel.verify.policy import Policy
 
 SYSTEM = ("You are one step of a checked plan. Read the messages and answer exactly what the last one asks, "
@@ -117,25 +117,6 @@ def _item_text(item: Any) -> str:
     return f"{where}:\n```\n{body.rstrip()}\n```"
 
 
-def _literal_int(step: Step, name: str, low: int, high: int) -> list[Diagnostic]:
-    value = step.args.get(name)
-    if value is None or isinstance(value, SlotRef):
-        return []
-    if isinstance(value, bool) or not isinstance(value, int) and not (isinstance(value, str) and value.strip().isdigit()):
-        return [diag(step, "E_TYPE_MISMATCH", f"{name}= takes a whole number from {low} to {high}, not {value!r}")]
-    if not low <= int(value) <= high:
-        return [diag(step, "E_ARG_INVALID", f"{name}={value} is outside {low} to {high}")]
-    return []
-
-
-def _run_int(args: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
-    raw = args.get(name, default)
-    text = as_text(raw).strip()
-    if not text.isdigit() or not low <= int(text) <= high:
-        raise StepFailure("invalid_output", f"{name}= is {text!r}; it takes a whole number from {low} to {high}")
-    return int(text)
-
-
 class Filter(Handler):
     """Each item judged alone: its own small context (the step's context, the item), the
     questions asked one after another over it, so the engine prefills the item once and
@@ -149,7 +130,7 @@ class Filter(Handler):
     MODES = ("mean", "any")
 
     def check(self, step: Step, policy: Policy, skills: SkillTable) -> list[Diagnostic]:
-        out = _literal_int(step, "votes", 1, MAX_OPTIONS) + _literal_int(step, "min_confidence", 1, 99) + _literal_int(step, "limit", 1, 2000)
+        out = literal_int(step, "votes", 1, MAX_OPTIONS) + int_range(step, "min_confidence", 1, 99) + int_range(step, "limit", 1, 2000)
         prompt, reasons, mode = step.args.get("prompt"), step.args.get("reasons"), step.args.get("mode", "mean")
         questions = [line for line in as_lines(prompt) if line.strip()] if isinstance(prompt, (str, list)) else None
         labels = [r for r in as_lines(reasons) if r.strip()] if isinstance(reasons, (str, list)) else None
@@ -170,15 +151,15 @@ class Filter(Handler):
     def perform(self, step: Step, args: dict[str, Any], machine: Machine) -> Outcome:
         items = args["items"] if isinstance(args["items"], list) else as_lines(args["items"])
         questions = [line.strip() for line in as_lines(args["prompt"]) if line.strip()]
-        questions = questions[:_run_int(args, "votes", len(questions), 1, MAX_OPTIONS)] if "votes" in args else questions
+        questions = questions[:run_int(args, "votes", len(questions), 1, MAX_OPTIONS)] if "votes" in args else questions
         if not questions:
             raise StepFailure("invalid_output", "prompt= holds no question")
         mode = as_text(args.get("mode", "mean")).strip()
         if mode not in self.MODES:
             raise StepFailure("invalid_output", f"mode={mode!r} is not one of: {', '.join(self.MODES)}")
         calibrate = args.get("calibrate") is True or as_text(args.get("calibrate")).strip() == "true"
-        threshold = _run_int(args, "min_confidence", 50, 1, 99) / 100
-        limit = _run_int(args, "limit", 200, 1, 2000)
+        threshold = run_int(args, "min_confidence", 50, 1, 99) / 100
+        limit = run_int(args, "limit", 200, 1, 2000)
         if len(items) > limit:
             raise StepFailure("output_too_large", f"{len(items)} items to judge, more than limit={limit}")
         reasons = [line.strip() for line in as_lines(args["reasons"]) if line.strip()] if "reasons" in args else []
