@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from babel.app.evaluate import Runner, Task, TaskResult, make_runner, repairing_executor, run_one
+from babel.app.evaluate import Task, TaskResult, eval_runner, run_one
 from babel.app.paths import Paths
 from babel.compiler import STABLE_MESSAGES
 from babel.model import Config, ModelPool, make_client
@@ -64,9 +64,8 @@ class EvalJob:
         if config.threads == 0:
             config = dataclasses.replace(config, threads=self.cpus)
         client = make_client(config, stable_messages=STABLE_MESSAGES, pool=ModelPool())
-        run: Runner = make_runner(client, started, k=self.k, execute_candidates=self.execute_candidates,
-                                  executor=repairing_executor(client, self.skills) if self.repair else None,
-                                  variants=self.variants, review=self.review, skills=self.skills)
+        run = eval_runner(client, started, self.skills, k=self.k, repair=self.repair, execute_candidates=self.execute_candidates,
+                          variants=self.variants, review=self.review)
         return lambda task: run_one(run, task)
 
 

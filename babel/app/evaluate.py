@@ -393,9 +393,16 @@ def run_eval(
     task, in order, each also handed to `on_result` as it is known. Like the CLI's, these
     runs leave no trace. `skills` default to those of `Paths.from_env()`."""
     table = load_skill_table(Paths.from_env()).skills if skills is None else skills
-    runner = make_runner(model, sandbox_factory or started, k=k, execute_candidates=execute_candidates,
-                         executor=repairing_executor(model, table) if repair else None, variants=variants, review=review, skills=table)
+    runner = eval_runner(model, sandbox_factory or started, table, k=k, repair=repair, execute_candidates=execute_candidates,
+                         variants=variants, review=review)
     return run_suite(tasks, runner, jobs=jobs, on_result=on_result)
+
+
+def eval_runner(model: ModelClient, sandbox_factory: SandboxFactory, skills: SkillMap, *, k: int, repair: bool,
+                execute_candidates: bool, variants: bool, review: bool) -> Runner:
+    """The runner of `babel eval`'s settings, here (`run_eval`) or in a Ray worker."""
+    return make_runner(model, sandbox_factory, k=k, execute_candidates=execute_candidates,
+                       executor=repairing_executor(model, skills) if repair else None, variants=variants, review=review, skills=skills)
 
 
 # ---- a skill's examples: small eval tasks of its own ------------------------------
