@@ -30,9 +30,10 @@ from babel.compiler.decode import (  # noqa: E402
 from babel.compiler.shape import checks_for  # noqa: E402
 
 
-def replay(record: dict, task: object, review_weight: float | None = None) -> tuple[bool, bool]:
+def replay(record: dict, task: object, review_weight: float | None = None, group_factors: list[float] | None = None) -> tuple[bool, bool]:
     """(passes under the current vote, some group would pass). With `review_weight`, the
-    reviewer's recorded scores weigh plans as review_factors would with that weight."""
+    reviewer's recorded scores weigh plans as review_factors would with that weight;
+    `group_factors` scale each recorded group's score (the output checker's, bench_checker.py)."""
     groups = (record.get("vote") or {}).get("groups") or []
     if not groups or task.expect.get("files"):  # type: ignore[attr-defined]
         return record["passed"], record["passed"]
@@ -53,6 +54,8 @@ def replay(record: dict, task: object, review_weight: float | None = None) -> tu
         ballots.append(([[weights.get(i, 2.45 if i == 0 else 1.45) * factor(score) for i in members]
                          for members, score in zip(by_plan, plan_reviews, strict=False)], dry))
     scores = score_groups(ballots, checks_for(task.request))  # type: ignore[attr-defined]
+    if group_factors is not None:
+        scores = [score * factor for score, factor in zip(scores, group_factors, strict=True)]
     best = max(range(len(groups)), key=lambda n: (scores[n], -min(groups[n]["members"])))
 
     def passes(group: dict) -> bool:

@@ -21,7 +21,7 @@ RANKS: list[dict[str, list[str]]] = [
     {"model": ["config", "port", "engine", "embedded", "endpoint", "cassette", "client"],
      "sandbox": ["workspace", "docker"], "verify": ["policy", "shell", "ops", "flow", "check", "lpu"]},
     {"skills": ["table"]},
-    {"compiler": ["intent", "examples", "shape", "review", "compile", "decode"], "vm": ["alu", "machine", "control", "lpu"]},
+    {"compiler": ["intent", "examples", "shape", "review", "checker", "compile", "decode"], "vm": ["alu", "machine", "control", "lpu"]},
     {"app": ["render", "tracecheck", "paths", "diffs", "vcs", "undo", "pipeline", "evaluate", "cluster", "do", "lpu", "pytest_plugin"]},
     {"cli": ["lpu", "main", "__main__"]},
 ]

@@ -15,6 +15,7 @@ installs): only this module imports it, and only when called.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import os
@@ -25,7 +26,7 @@ from typing import Any, Generic, TypeVar
 
 from babel.app.evaluate import Task, TaskResult, eval_runner, run_one
 from babel.app.paths import Paths
-from babel.compiler import STABLE_MESSAGES
+from babel.compiler import REFINE_ROUNDS, STABLE_MESSAGES
 from babel.model import Config, ModelPool, make_client
 from babel.sandbox import started
 from babel.skills import Skill
@@ -52,6 +53,8 @@ class EvalJob:
     execute_candidates: bool = True
     variants: bool = False
     review: bool = False
+    check_outputs: bool = True
+    refine: int = REFINE_ROUNDS
     skills: dict[str, Skill] = field(default_factory=dict)  # (a plain dict: a SkillMap's mapping proxy cannot be pickled)
     cpus: int = 1  # the CPU cores a worker asks of the cluster, and the engine's threads when none are configured
 
@@ -65,7 +68,7 @@ class EvalJob:
             config = dataclasses.replace(config, threads=self.cpus)
         client = make_client(config, stable_messages=STABLE_MESSAGES, pool=ModelPool())
         run = eval_runner(client, started, self.skills, k=self.k, repair=self.repair, execute_candidates=self.execute_candidates,
-                          variants=self.variants, review=self.review)
+                          variants=self.variants, review=self.review, check_outputs=self.check_outputs, refine=self.refine)
         return lambda task: run_one(run, task)
 
 
@@ -104,9 +107,12 @@ def connect(address: str, workers: int) -> bool:
             env = {name: os.environ[name] for name in os.environ if name.startswith("BABEL_") or name in FORWARDED}
             ray.init(address=address, runtime_env={"env_vars": env}, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as error:
-        raise ClusterError(f"cannot reach the Ray cluster at {address!r}: {error} "
-                           "(start one with `ray start --head`, or use --ray local)") from None
+        raise _unreachable(address, str(error)) from None
     return True
+
+
+def _unreachable(address: str, why: str) -> ClusterError:
+    return ClusterError(f"cannot reach the Ray cluster at {address!r}: {why} (start one with `ray start --head`, or use --ray local)")
 
 
 def _answers(address: str) -> None:
@@ -117,8 +123,7 @@ def _answers(address: str) -> None:
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
     except OSError as error:
-        raise ClusterError(f"cannot reach the Ray cluster at {address!r}: {error.strerror or error} "
-                           "(start one with `ray start --head`, or use --ray local)") from None
+        raise _unreachable(address, str(error.strerror or error)) from None
 
 
 def ray_map(setup: Callable[[], Callable[[Item], Out]], items: Sequence[Item], *, address: str = "local", workers: int | None = None,
@@ -141,10 +146,10 @@ def ray_map(setup: Callable[[], Callable[[Item], Out]], items: Sequence[Item], *
         pending: dict[Any, tuple[int, Any]] = {}
         done: dict[int, Out] = {}
         shown = 0
-        queue = list(enumerate(items))
+        queue = collections.deque(enumerate(items))
         while queue or pending:
             while queue and idle:
-                index, item = queue.pop(0)
+                index, item = queue.popleft()
                 worker = idle.pop()
                 pending[worker.run.remote(item)] = (index, worker)
             [ready], _ = ray.wait(list(pending), num_returns=1)

@@ -28,7 +28,7 @@ from typing import Any
 from babel.app.paths import Paths, load_skill_table
 from babel.app.pipeline import Approve, Progress, SandboxFactory, compile_and_decode, execute_plan
 from babel.app.render import step_line
-from babel.compiler import STABLE_MESSAGES, Compilation, Decision, ModelRepairs, has_effects, intent, result_problem
+from babel.compiler import REFINE_ROUNDS, STABLE_MESSAGES, Compilation, Decision, ModelRepairs, has_effects, intent, result_problem
 from babel.lang import (
     Diagnostic,
     Event,
@@ -343,6 +343,8 @@ def do_request(
     revise: Callable[[Plan], Plan] | None = None,
     say: Progress | None = None,
     on_output: OnOutput | None = None,
+    check_outputs: bool = True,
+    refine: int = REFINE_ROUNDS,
 ) -> DoOutcome:
     """`babel do`: compile the request into k candidates over a read-only sandbox of
     `root`, verify them, dry-run the read-only ones and vote (`on_plan` is shown the
@@ -366,7 +368,8 @@ def do_request(
         missing = missing_named_path(request, readonly_box, policy)
         if missing is not None:  # a question about something that is not there: that is its answer
             return _missing_outcome(request, missing, root, policy, paths, on_event)
-        compilation, decision = compile_and_decode(request, model, readonly_box, policy, k=k, progress=progress, skills=table)
+        compilation, decision = compile_and_decode(request, model, readonly_box, policy, k=k, progress=progress, skills=table,
+                                                   check_outputs=check_outputs, refine=refine)
         if on_plan is not None:
             on_plan(compilation, decision)
         if decision.plan is None:  # every candidate rejected: its trace says why

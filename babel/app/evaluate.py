@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from babel.app.paths import Paths, load_skill_table
-from babel.compiler import ModelRepairs, WorkspaceFacts, result_problem
+from babel.compiler import REFINE_ROUNDS, ModelRepairs, WorkspaceFacts, result_problem
 from babel.lang import Plan
 from babel.model import ModelClient
 from babel.sandbox import started
@@ -272,6 +272,8 @@ def make_runner(
     variants: bool = False,
     review: bool = False,
     skills: SkillMap = NO_SKILLS,
+    check_outputs: bool = True,
+    refine: int = REFINE_ROUNDS,
 ) -> Runner:
     """A function that runs one task end to end: fixture, compile, decode, run, check;
     `skills` are those the compiler offers and the plans may call."""
@@ -308,7 +310,8 @@ def make_runner(
             policy = Policy(workspace=task.workspace, write=(".",))
             with sandbox_factory(fixture.path, task.workspace, False) as readonly:
                 compilation, decision = compile_and_decode(task.request, model, readonly, policy, k=k, execute_candidates=execute_candidates,
-                                                           variants=variants, review=review, skills=skills)
+                                                           variants=variants, review=review, skills=skills,
+                                                           check_outputs=check_outputs, refine=refine)
                 common: dict[str, Any] = {"prompt_tokens": compilation.prompt_tokens, "completion_tokens": compilation.completion_tokens,
                                           "model_calls": compilation.model_calls, "vote": decision.summary()}
                 if decision.plan is None:
@@ -383,6 +386,8 @@ def run_eval(
     execute_candidates: bool = True,
     variants: bool = False,
     review: bool = False,
+    check_outputs: bool = True,
+    refine: int = REFINE_ROUNDS,
     jobs: int = 1,
     on_result: Callable[[TaskResult], None] | None = None,
     skills: SkillMap | None = None,
@@ -394,15 +399,16 @@ def run_eval(
     runs leave no trace. `skills` default to those of `Paths.from_env()`."""
     table = load_skill_table(Paths.from_env()).skills if skills is None else skills
     runner = eval_runner(model, sandbox_factory or started, table, k=k, repair=repair, execute_candidates=execute_candidates,
-                         variants=variants, review=review)
+                         variants=variants, review=review, check_outputs=check_outputs, refine=refine)
     return run_suite(tasks, runner, jobs=jobs, on_result=on_result)
 
 
 def eval_runner(model: ModelClient, sandbox_factory: SandboxFactory, skills: SkillMap, *, k: int, repair: bool,
-                execute_candidates: bool, variants: bool, review: bool) -> Runner:
+                execute_candidates: bool, variants: bool, review: bool, check_outputs: bool = True, refine: int = REFINE_ROUNDS) -> Runner:
     """The runner of `babel eval`'s settings, here (`run_eval`) or in a Ray worker."""
     return make_runner(model, sandbox_factory, k=k, execute_candidates=execute_candidates,
-                       executor=repairing_executor(model, skills) if repair else None, variants=variants, review=review, skills=skills)
+                       executor=repairing_executor(model, skills) if repair else None, variants=variants, review=review, skills=skills,
+                       check_outputs=check_outputs, refine=refine)
 
 
 # ---- a skill's examples: small eval tasks of its own ------------------------------

@@ -15,13 +15,29 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable, Collection
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from babel.app.diffs import ChangeReview, review_changes
 from babel.app.undo import MAX_KEPT_FILE, UndoError, UndoStore
 from babel.app.vcs import GitError, commit_run, dirty_warning, work_tree
-from babel.compiler import Compilation, Decision, DryRun, WorkspaceFacts, compile_request, decode, has_effects, retry_with_diagnostics, reviewer
+from babel.compiler import (
+    REFINE_ROUNDS,
+    Compilation,
+    Decision,
+    DryRun,
+    OutputChecker,
+    Verdict,
+    WorkspaceFacts,
+    compile_request,
+    decode,
+    has_effects,
+    output_checker,
+    refine_with_outputs,
+    retry_with_diagnostics,
+    reviewer,
+)
 from babel.lang import Commit, Discard, Plan, Recovered, as_text, canonical_key
 from babel.lang import CommitRefused as CommitRefusedEvent
 from babel.model import ModelClient
@@ -99,21 +115,65 @@ def compile_and_decode(
     variants: bool = False,
     review: bool = False,
     skills: SkillMap = NO_SKILLS,
+    check_outputs: bool = True,
+    refine: int = REFINE_ROUNDS,
 ) -> tuple[Compilation, Decision]:
+    """Compile `request` into k candidates and decode them: dry runs of the read-only ones
+    (`execute_candidates`, k > 1), the vote, the output checker's verdicts (`check_outputs`, with
+    dry runs and a model that scores), and, while the checker rejects the winner's output,
+    up to `refine` refine rounds that compile again showing the model what the plans printed."""
     say = progress or (lambda message: None)
     say("reading the workspace")
     facts = gather_facts(sandbox, policy)
     compilation = compile_request(request, model, k=k, policy=policy, facts=facts, progress=say, variants=variants, skills=skills)
     runner = dry_runner(sandbox, policy, skills=skills) if execute_candidates and k > 1 else None
     if runner is not None:
-        runner = _saying_dry_runs(runner, compilation, skills, say)
+        runner = _once_each(_saying_dry_runs(runner, compilation, skills, say))
     # the reviewer is opt-in: measured, it did not pay for its ~2 s a task (docs/compiler.md)
     scorer = reviewer(model, request, policy.workspace) if review and k > 1 else None
-    decision = decode(compilation, runner, scorer, skills)
+    checker = output_checker(model, request, policy.workspace) if check_outputs and runner is not None else None
+    if checker is not None:
+        checker = _saying_checks(checker, say)
+    decision = decode(compilation, runner, scorer, skills, checker)
     if decision.plan is None and compilation.candidates:
         compilation = retry_with_diagnostics(compilation, model, k=k, policy=policy, facts=facts, progress=say, skills=skills)
-        decision = decode(compilation, runner, scorer, skills)
+        decision = decode(compilation, runner, scorer, skills, checker)
+    refines: list[dict[str, object]] = []
+    while decision.rejected and len(refines) < refine:
+        tried = [(decision.commands.get(g.members[0], ""), (g.outcome.result or "") if g.outcome else "", g.verdict.probability)
+                 for g in decision.groups if g.verdict is not None]
+        before = compilation
+        compilation = refine_with_outputs(compilation, tried, model, k=k, policy=policy, facts=facts, progress=say, skills=skills,
+                                          round_no=len(refines) + 1)
+        refines.append({"round": len(refines) + 1, "rejected": decision.groups[0].brief(),
+                        "unchecked": None if decision.unchecked is None else decision.unchecked.brief(),
+                        "candidates": [c.index for c in compilation.candidates[len(before.candidates):]],
+                        "prompt_tokens": compilation.prompt_tokens - before.prompt_tokens,
+                        "completion_tokens": compilation.completion_tokens - before.completion_tokens})
+        decision = replace(decode(compilation, runner, scorer, skills, checker), rounds=len(refines), refines=tuple(refines))
     return compilation, decision
+
+
+def _once_each(runner: Callable[[Plan], DryRun | None]) -> Callable[[Plan], DryRun | None]:
+    """The dry runner, running each distinct plan once however often the decoder asks (a
+    refine round decodes the earlier candidates again)."""
+    done: dict[str, DryRun | None] = {}
+
+    def dry_run(plan: Plan) -> DryRun | None:
+        key = canonical_key(plan)
+        if key not in done:
+            done[key] = runner(plan)
+        return done[key]
+
+    return dry_run
+
+
+def _saying_checks(checker: OutputChecker, say: Progress) -> OutputChecker:
+    def check(judged: list[tuple[str, str]]) -> list[Verdict | None]:
+        say(f"checking {len(judged)} output{'s' if len(judged) != 1 else ''} against the request")
+        return checker(judged)
+
+    return check
 
 
 def _saying_dry_runs(runner: Callable[[Plan], DryRun | None], compilation: Compilation, skills: SkillMap,

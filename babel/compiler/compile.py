@@ -331,7 +331,7 @@ def layout(k: int, temperature: float, variant: bool) -> list[tuple[int, float]]
 
 def _sample(model: ModelClient, messages: list[dict[str, str]], policy: Policy, k: int, temperature: float, max_tokens: int,
             seed: int, say: Progress, first_index: int, variant: list[dict[str, str]] | None = None,
-            request: str = "", skills: SkillMap = NO_SKILLS) -> tuple[list[Candidate], int, int, int]:
+            request: str = "", skills: SkillMap = NO_SKILLS, label: str = "retry") -> tuple[list[Candidate], int, int, int]:
     """k candidates for one prompt (and its variant): (candidates, prompt tokens, completion tokens, model calls)."""
     schema = model_schema(tuple(sorted(skills)))
     prompt_tokens = completion_tokens = calls = 0
@@ -351,7 +351,7 @@ def _sample(model: ModelClient, messages: list[dict[str, str]], policy: Policy, 
     for offset, (completion, (v, t)) in enumerate(zip(completions, plan, strict=False)):
         origin = ("greedy" if t == 0 else f"sample t={t:g} #{offset}") if v == 0 else f"variant t={t:g} #{offset}"
         if first_index:
-            origin = f"retry {origin}"
+            origin = f"{label} {origin}"
         completion_tokens += completion.completion_tokens
         candidates.append(parse_candidate(first_index + offset, origin, completion.text, policy, completion.logprob,
                                           completion.completion_tokens, request, skills))
@@ -364,24 +364,65 @@ def retry_with_diagnostics(compilation: Compilation, model: ModelClient, *, k: i
     """When no candidate is valid: show the model its likeliest plan and what the verifier
     said about it, and ask for k corrected candidates (the syndrome fed back once).
     `temperature` and `max_tokens` default to the model's configured `sampling`."""
-    temperature = model.sampling.temperature if temperature is None else temperature
-    max_tokens = model.sampling.max_tokens if max_tokens is None else max_tokens
-    policy = policy or Policy()
-    facts = facts or WorkspaceFacts(mount=policy.workspace)
-    say = progress or (lambda message: None)
     invalid = [c for c in compilation.candidates if c.plan is not None] or list(compilation.candidates)
     worst = min(invalid, key=lambda c: sum(d.is_error for d in c.diagnostics))
     problems = "\n".join(f"- {d.code}: {d.message}" for d in worst.diagnostics if d.is_error)[:1500]
     request = (f"{compilation.request}\n\nA previous plan for this request was:\n{worst.text.strip()[:1500]}\n"
                f"The verifier rejected it:\n{problems}\nWrite a corrected plan.")
+    (progress or (lambda message: None))("no candidate passed the verifier: asking again with what it said")
+    return _ask_again(compilation, request, model, k, policy, facts, temperature, max_tokens, progress, skills, 100, "retry")
+
+
+def _ask_again(compilation: Compilation, request: str, model: ModelClient, k: int, policy: Policy | None,
+               facts: WorkspaceFacts | None, temperature: float | None, max_tokens: int | None, progress: Progress | None,
+               skills: SkillMap, seed: int, label: str) -> Compilation:
+    """k more candidates for `compilation`'s request, compiled from the prompt built around
+    `request` (the request with what went wrong), appended to the old ones."""
+    temperature = model.sampling.temperature if temperature is None else temperature
+    max_tokens = model.sampling.max_tokens if max_tokens is None else max_tokens
+    policy = policy or Policy()
+    facts = facts or WorkspaceFacts(mount=policy.workspace)
+    say = progress or (lambda message: None)
     messages = build_messages(request, facts, policy, skill_index(skills))
-    say("no candidate passed the verifier: asking again with what it said")
     started = time.perf_counter()
-    more, prompt_tokens, completion_tokens, calls = _sample(model, messages, policy, k, temperature, max_tokens, 100,
-                                                             say, len(compilation.candidates), request=compilation.request, skills=skills)
+    more, prompt_tokens, completion_tokens, calls = _sample(model, messages, policy, k, temperature, max_tokens, seed, say,
+                                                             len(compilation.candidates), request=compilation.request, skills=skills,
+                                                             label=label)
     return Compilation(compilation.request, compilation.candidates + tuple(more), compilation.prompt_tokens + prompt_tokens,
                        compilation.completion_tokens + completion_tokens, compilation.model_calls + calls,
                        round(compilation.latency_s + time.perf_counter() - started, 3), compilation.messages, compilation.facts)
+
+
+REFINE_ROUNDS = 0  # refine rounds by default (babel do and babel eval: --refine N); off: on bench/holdout it gained nothing (bench/RESULTS.md)
+REFINE_SHOWN = 3  # the most earlier outputs a refine round shows the model
+REFINE_LINES = 8  # of each, the first lines shown
+
+
+def refine_with_outputs(compilation: Compilation, tried: list[tuple[str, str, float]], model: ModelClient, *, k: int = 3,
+                        policy: Policy | None = None, facts: WorkspaceFacts | None = None, temperature: float | None = None,
+                        max_tokens: int | None = None, progress: Progress | None = None, skills: SkillMap = NO_SKILLS,
+                        round_no: int = 1) -> Compilation:
+    """When the output checker rejects the winner: show the model the plans tried, what
+    each printed (its first lines, a bounded page) and the checker's verdict, and ask for k
+    new candidates, appended to the old (the decoder votes over all of them). `tried` is
+    (command, output, P(good)), best first. This is the observe-and-refine step of the
+    interactive baselines, with the checker standing in for the user who reads the output."""
+    shown = []
+    for command, output, probability in tried[:REFINE_SHOWN]:
+        lines = output.rstrip("\n").split("\n") if output.strip() else []
+        head = "\n".join(line[:200] for line in lines[:REFINE_LINES]) or "(no output)"
+        more = f"\n[... {len(lines)} lines in all]" if len(lines) > REFINE_LINES else ""
+        shown.append(f"Command:\n{command.strip()[:600]}\nIt printed:\n{head}{more}\n"
+                     f"A checker judged this output {'probably wrong' if probability < 0.5 else 'doubtful'} "
+                     f"for the request (P(right) = {probability:.2f}).")
+    request = (f"{compilation.request}\n\nEarlier plans for this request ran, but their output does not look like the answer:\n\n"
+               + "\n\n".join(shown)
+               + "\n\nRead the request again, word by word (its conditions, counts, order and format), "
+                 "and write a plan that answers it exactly.")
+    (progress or (lambda message: None))(
+        f"the output checker rejected the chosen plan's output: compiling again with what the plans printed (round {round_no})")
+    return _ask_again(compilation, request, model, k, policy, facts, temperature, max_tokens, progress, skills, 200 * round_no,
+                      f"refine{round_no}")
 
 
 def compile_request(

@@ -11,16 +11,19 @@ little, one whose output lacks the shape the request asks for (a number, sorted 
 babel.compiler.shape) counts for less, so does one that leaves out what the request names
 (a number it gives, a directory it names: babel.compiler.shape.plan_misses), and the model's own
 likelihood breaks ties. An optional reviewer (babel.compiler.review) weighs plans by how likely
-the request is given each. The decision says how many candidates agreed and why the
-winner won.
+the request is given each. The output checker (babel.compiler.checker), where given, judges
+each distinct output of the dry runs against the request and scales its group's score by
+its verdict; a winner it rejects makes the decision `rejected`, which the pipeline answers
+with a refine round. The decision says how many candidates agreed and why the winner won.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from babel.compiler.checker import OutputChecker, Verdict
 from babel.compiler.compile import Candidate, Compilation
 from babel.compiler.intent import Shape, intent
 from babel.compiler.review import Reviewer, plan_text
@@ -36,6 +39,10 @@ NULL_WEIGHT = 0.5  # a zero where the request asks for a number: what a plan tha
 WRONG_SHAPE_WEIGHT = 0.2  # an output without the shape the request asks for (babel.compiler.shape)
 MISSES_WEIGHT = 0.4  # per thing the request names that the plan leaves out (babel.compiler.shape.plan_misses), at most twice
 REVIEW_WEIGHT = 0.2  # how much the reviewer's log P(request | plan) moves a plan's weight (review_factors)
+CHECK_WEIGHT = 1.0  # a judged group's score is scaled by check_factor(its verdict)
+CHECK_FLOOR = 0.05  # the least a verdict scales a score by, so that a confident "no" is not a veto
+SUMMARY_RESULT_CHARS = 2000  # of each group's dry-run output, what the summary keeps (the checker sees at most 1,200)
+CHECK_GROUPS = 5  # the most groups judged, best first (k = 5 has at most five distinct outputs)
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,15 @@ class Group:
     plans: int = 1  # how many distinct plans agreed on this outcome
     by_plan: tuple[tuple[int, ...], ...] = ()  # the members, per distinct plan
     reviews: tuple[float | None, ...] = ()  # the reviewer's log P(request | plan), per distinct plan
+    verdict: Verdict | None = None  # the output checker's, when it judged this group's output
+
+    def brief(self) -> dict[str, object]:
+        """Its members, what its dry run gave and its verdict, as the summary records the
+        winners of other settings (without the checker, before a refine round)."""
+        outcome = self.outcome
+        return {"members": list(self.members), "ok": None if outcome is None else outcome.ok,
+                "result": None if outcome is None else (outcome.result or "")[:SUMMARY_RESULT_CHARS],
+                "p": None if self.verdict is None else round(self.verdict.probability, 4)}
 
 
 @dataclass(frozen=True)
@@ -76,18 +92,31 @@ class Decision:
     weights: dict[int, float] = field(default_factory=dict, compare=False)  # each valid candidate's own weight
     commands: dict[int, str] = field(default_factory=dict, compare=False)  # each valid candidate's plan, as the reviewer reads it
     misses: dict[int, list[str]] = field(default_factory=dict, compare=False)  # what each leaves out of the request
+    rounds: int = 0  # refine rounds that led to it (babel.app.pipeline.compile_and_decode)
+    refines: tuple[dict[str, object], ...] = ()  # per refine round: the verdict that asked for it, its candidates and tokens
+    unchecked: Group | None = None  # the group that would have won without the output checker, when it judged
+
+    @property
+    def rejected(self) -> bool:
+        """The output checker judged the winner's output not to answer the request: the
+        failure kind `output_rejected`."""
+        verdict = self.groups[0].verdict if self.groups else None
+        return self.plan is not None and verdict is not None and not verdict.passed
 
     def summary(self) -> dict[str, object]:
         return {
             "chosen": self.chosen, "valid": self.valid, "total": self.total, "reason": self.reason,
             "groups": [{"members": list(g.members), "score": round(g.score, 3), "plans": g.plans, "by_plan": [list(p) for p in g.by_plan],
                         "reviews": list(g.reviews),
-                        "outcome": None if g.outcome is None else {"ok": g.outcome.ok, "result": (g.outcome.result or "")[:200],
+                        "verdict": None if g.verdict is None else {"p": round(g.verdict.probability, 4), "votes": list(g.verdict.votes)},
+                        "outcome": None if g.outcome is None else {"ok": g.outcome.ok, "result": (g.outcome.result or "")[:SUMMARY_RESULT_CHARS],
                                                                    "failure": g.outcome.failure, "changes": g.outcome.changes}}
                        for g in self.groups],
             "weights": self.weights,
             "commands": {i: text[:400] for i, text in self.commands.items()},
             "misses": {i: m for i, m in self.misses.items() if m},
+            "rejected": self.rejected, "rounds": self.rounds, "refines": list(self.refines),
+            "unchecked": None if self.unchecked is None else self.unchecked.brief(),
         }
 
 
@@ -124,6 +153,14 @@ def score_groups(ballots: list[tuple[list[list[float]], DryRun | None]], checks:
     return [sum(sum(ws) for ws in plans) * _outcome_factor(outcome, checks) for plans, outcome in ballots]
 
 
+def check_factor(verdict: Verdict | None, weight: float = CHECK_WEIGHT) -> float:
+    """How much the checker's verdict scales a group's score: P(good) to the power
+    `weight`, at least CHECK_FLOOR; 1 for a group it did not judge."""
+    if verdict is None:
+        return 1.0
+    return float(max(CHECK_FLOOR, verdict.probability) ** weight)
+
+
 def review_factors(reviews: dict[str, float]) -> dict[str, float]:
     """Each distinct plan's vote factor from the reviewer's scores: exp(REVIEW_WEIGHT x
     (its log P(request | plan) minus the best one's)), so the plan that explains the
@@ -135,7 +172,7 @@ def review_factors(reviews: dict[str, float]) -> dict[str, float]:
 
 
 def decode(compilation: Compilation, dry_run: DryRunner | None = None, review: Reviewer | None = None,
-           skills: SkillTable = NO_SKILLS) -> Decision:
+           skills: SkillTable = NO_SKILLS, checker: OutputChecker | None = None) -> Decision:
     candidates = compilation.candidates
     valid = [c for c in candidates if c.valid]
     if not valid:
@@ -189,18 +226,43 @@ def decode(compilation: Compilation, dry_run: DryRunner | None = None, review: R
                             tuple(tuple(c.index for c in by_plan[key]) for key in plan_keys),
                             tuple(reviews.get(key) for key in plan_keys)))
     scored.sort(key=lambda g: (-g.score, min(g.members)))
+    unchecked = scored[0] if checker is not None else None
+    if checker is not None:
+        scored = _checked(scored, checker, commands)
     winner = scored[0]
     members = [candidates[i] for i in winner.members]
     chosen = next((c for c in members if c.greedy), None) or max(
         members, key=lambda c: (c.logprob / max(c.tokens, 1)) if c.logprob is not None else -1e9)
     reason = _reason(winner, scored, len(valid), len(candidates), dry_run is not None)
+    if winner.verdict is not None:
+        reason += (f"; the output checker judged its output {'an answer' if winner.verdict.passed else 'not an answer'} "
+                   f"to the request (P = {winner.verdict.probability:.2f})")
     if checks and winner.outcome is not None and winner.outcome.ok:
         shapes = [c.name for c in checks if c.holds(winner.outcome.result or "")]
         if shapes:
             reason += f"; its output is {' and '.join(shapes)}, as the request asks"
     return Decision(chosen.plan, chosen.index, tuple(scored), len(valid), len(candidates), reason, (), outcomes,
                     {i: round(w, 4) for i, w in weights.items()},
-                    commands, misses)
+                    commands, misses, unchecked=unchecked)
+
+
+def _checked(groups: list[Group], checker: OutputChecker, commands: dict[int, str]) -> list[Group]:
+    """The groups with the checker's verdicts on the best CHECK_GROUPS outputs (dry runs that
+    completed, empty ones too) folded into their scores, sorted again. A group it did not
+    judge keeps its score scaled by the lowest verdict given, so that judging the best
+    groups never lifts the unjudged ones over them."""
+    judged = {n: (commands.get(g.members[0], ""), g.outcome.result or "") for n, g in enumerate(groups)
+              if g.outcome is not None and g.outcome.ok}
+    judged = dict(list(judged.items())[:CHECK_GROUPS])
+    if not judged:
+        return groups
+    found = checker(list(judged.values()))
+    verdicts = {n: v for n, v in zip(judged, found, strict=True) if v is not None}
+    if not verdicts:
+        return groups
+    lowest = min(verdicts.values(), key=lambda v: v.probability)
+    rescored = [replace(g, score=g.score * check_factor(verdicts.get(n, lowest)), verdict=verdicts.get(n)) for n, g in enumerate(groups)]
+    return sorted(rescored, key=lambda g: (-g.score, min(g.members)))
 
 
 def _reason(winner: Group, groups: list[Group], valid: int, total: int, executed: bool) -> str:
