@@ -50,13 +50,15 @@ def test_do_asks_before_effects_and_fails_closed_without_a_terminal(docker_ready
 def test_eval_prints_one_line_per_task_and_the_closing_line() -> None:
     done = babel("eval", str(SUITE), "-k", "3", timeout=900)
     lines = done.stdout.strip().splitlines()
-    assert len(lines) == 4, done.stdout + done.stderr
+    assert len(lines) == 5, done.stdout + done.stderr
     assert all(line.split()[0] in ("PASS", "FAIL") for line in lines[:3])
+    assert lines[3].startswith("context tokens a task: median ")  # every model call of a task, metered
     passed, failed = int(lines[-1].split()[0]), int(lines[-1].split()[2])
     assert lines[-1] == f"{passed} passed, {failed} failed" and passed + failed == 3
     assert passed >= 2, done.stdout  # these three are within the default model's reach
     records = [json.loads(line) for line in babel("eval", str(SUITE), "--only", "count-lines", "--json").stdout.splitlines()]
     assert records[0]["id"] == "e2e-count-lines" and records[0]["model_calls"] >= 1 and "reason" in records[0]["vote"]
+    assert records[0]["context_tokens"] >= records[0]["prompt_tokens"] > 0 and 0 < records[0]["prefilled_tokens"] <= records[0]["context_tokens"]
 
 
 def test_do_chooses_the_matching_skill_and_its_trace_checks(docker_ready: None, workspace: Path, tmp_path: Path) -> None:

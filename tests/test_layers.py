@@ -18,11 +18,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "babel"
 #: before it). `__init__` is the part's face and imports its own modules only.
 RANKS: list[dict[str, list[str]]] = [
     {"lang": ["resources", "diagnostics", "values", "events", "trace", "isa", "plan", "units", "lpu", "asm"]},
-    {"model": ["config", "port", "engine", "embedded", "endpoint", "cassette", "client"],
+    {"model": ["config", "port", "meter", "engine", "embedded", "endpoint", "cassette", "client"],
      "sandbox": ["workspace", "docker"], "verify": ["policy", "shell", "ops", "flow", "check", "lpu"]},
     {"skills": ["table"]},
-    {"compiler": ["intent", "examples", "shape", "review", "checker", "compile", "decode"], "vm": ["alu", "machine", "control", "lpu"]},
-    {"app": ["render", "tracecheck", "paths", "diffs", "vcs", "undo", "pipeline", "evaluate", "cluster", "do", "lpu", "pytest_plugin"]},
+    {"compiler": ["intent", "examples", "shape", "review", "checker", "compile", "decode"], "vm": ["pages", "alu", "machine", "control", "lpu"]},
+    {"app": ["render", "tracecheck", "vmstats", "paths", "diffs", "vcs", "undo", "pipeline", "evaluate", "naive", "cluster", "do", "lpu", "pytest_plugin"]},
     {"cli": ["lpu", "main", "__main__"]},
 ]
 

@@ -23,6 +23,7 @@ from babel.app.do import (
 )
 from babel.app.evaluate import SuiteError, iter_summary, load_suite, make_runner, repairing_executor, run_eval, run_examples, run_suite
 from babel.app.lpu import LpuOutcome, LpuSource, check_program, load_program, run_program
+from babel.app.naive import naive_runner
 from babel.app.paths import Paths, load_skill_table
 from babel.app.pipeline import Approve, compile_and_decode, execute_plan
 from babel.app.render import LiveStatus, show_diagnostics, show_plan, show_policy, show_step_event, show_trace, stderr_console, stdout_console
@@ -30,6 +31,7 @@ from babel.app.tracecheck import ExpectationError, diff, load_expectations, read
 from babel.app.tracecheck import check as check_trace
 from babel.app.undo import UndoError, Undone, UndoStore, undo_run
 from babel.app.vcs import WorkTree, work_tree
+from babel.app.vmstats import page_table, run_stats
 
 __all__ = [
     'Approve', 'AskUser', 'ChangeReview', 'Confirm', 'DoOutcome', 'ExpectationError', 'FileDiff', 'LiveStatus', 'Paths', 'RunInterrupted',
@@ -41,4 +43,5 @@ __all__ = [
     'stderr_console', 'stdout_console', 'undo_run',
     'ClusterError', 'EvalJob', 'run_eval_on_ray',
     'LpuOutcome', 'LpuSource', 'check_program', 'load_program', 'run_program',
+    'naive_runner', 'page_table', 'run_stats',
 ]

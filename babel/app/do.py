@@ -49,7 +49,21 @@ from babel.model import Config, ModelClient, ModelPool, load_config, make_client
 from babel.sandbox import started
 from babel.skills import SkillInputError, SkillMap, bind_inputs
 from babel.verify import Policy, asks_model, verify
-from babel.vm import ALU, Controller, EventSink, Memo, RepairMemory, RepairReport, RunResult, StepSandbox, exec_request, new_run_id, rejected, repair_report
+from babel.vm import (
+    ALU,
+    Controller,
+    EventSink,
+    Memo,
+    PageStore,
+    RepairMemory,
+    RepairReport,
+    RunResult,
+    StepSandbox,
+    exec_request,
+    new_run_id,
+    rejected,
+    repair_report,
+)
 
 #: Asked before a plan with effects runs: may it? (`babel do` asks on the terminal.)
 Confirm = Callable[[Plan], bool]
@@ -206,7 +220,8 @@ def run_traced(
 ) -> RunResult:
     """Run a verified plan (over a staged copy if it writes, babel.app.execute_plan) with
     an optional repair `controller`, recording every event in the trace store under
-    `paths.state` (its `meta` and the root in the run_start) and handing each to `on_event`.
+    `paths.state` (its `meta` and the root in the run_start) and handing each to `on_event`;
+    model ops page their contexts through the page table `paths.pages`.
     A writing run's diff goes to `approve` before it is applied, its old contents are kept
     under `paths.undo`, and with `git_message` it is committed to git. `say` gets its notes
     (what undo restores, the git commit), `progress` each step as it starts (and a sandbox
@@ -215,11 +230,12 @@ def run_traced(
     run_id = new_run_id()
     writer, record = trace_recorder(paths, run_id, on_event, progress, plan, on_output)
     start = _saying_start(sandbox or sandbox_factory(policy.workspace, progress), progress)
+    pages = PageStore(paths.pages)
     try:
         result = execute_plan(plan, root, policy, start, journal=paths.commits, on_event=record,
                               run_id=run_id, meta={"root": str(root), **(meta or {})}, on_failure=controller,
                               check_result=controller.check_result if controller is not None else None, readonly_box=readonly_box,
-                              skills=skills, approve=approve, undo=paths.undo, git_message=git_message, say=say, alu=alu)
+                              skills=skills, approve=approve, undo=paths.undo, git_message=git_message, say=say, alu=alu, pages=pages)
         if controller is not None:
             controller.settle_all(result.ok)
             result = dataclasses.replace(result, repairs=tuple(controller.repairs), model_calls=controller.model_calls)
@@ -228,6 +244,7 @@ def run_traced(
         record(RunEnd(run_id, "interrupted"))  # the trace and `on_event` (--json) both end `interrupted`
         raise RunInterrupted(run_id) from None
     finally:
+        pages.close()
         writer.close()
 
 

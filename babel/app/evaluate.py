@@ -29,7 +29,7 @@ import yaml
 from babel.app.paths import Paths, load_skill_table
 from babel.compiler import REFINE_ROUNDS, ModelRepairs, WorkspaceFacts, result_problem
 from babel.lang import Plan
-from babel.model import ModelClient
+from babel.model import Metered, ModelClient
 from babel.sandbox import started
 from babel.skills import NO_SKILLS, Skill, SkillInputError, SkillMap, bind_inputs
 from babel.verify import Policy
@@ -69,6 +69,8 @@ class TaskResult:
     plan: str | None = None  # the plan the decoder chose
     repairs: int = 0
     repair_log: list[dict[str, Any]] = field(default_factory=list)  # each repair: step, reason, old, new, outcome
+    context_tokens: int = 0  # every model call's prompt, in tokens, summed (babel.model.Metered): what the task sent
+    prefilled_tokens: int = 0  # of those, what the engine computed (the rest were cached cells or a saved prefix)
     passed_without_repair: bool | None = None  # the same plan's outcome had the control loop not acted (None: no plan ran)
 
     def to_json(self) -> dict[str, Any]:
@@ -234,16 +236,61 @@ def iter_summary(results: list[TaskResult]) -> Iterator[str]:
         broke = sum(not r.passed and r.passed_without_repair is True for r in results)
         yield (f"repair acted in {len(repaired)} tasks: {fixed} fixed, {broke} broken; "
                f"without repair the same plans would have passed {before}")
+    sent = sorted(r.context_tokens for r in results if r.context_tokens)
+    if sent:
+        prefilled = sorted(r.prefilled_tokens for r in results if r.context_tokens)
+        yield (f"context tokens a task: median {sent[len(sent) // 2]} sent to the model, {prefilled[len(prefilled) // 2]} prefilled "
+               f"(mean {sum(sent) // len(sent)} and {sum(prefilled) // len(prefilled)})")
     yield f"{passed} passed, {len(results) - passed} failed"
 
 
 # ---- running one task -------------------------------------------------------------
 
+
+def set_up(task: Task, sandbox_factory: SandboxFactory, fixture: Fixture, reference: Fixture | None) -> tuple[str | None, str | None]:
+    """The task's setup run in `fixture`, and with `output_of`, the expected output made
+    in `reference`: (the expected output or None, why setting up failed or None)."""
+    with sandbox_factory(fixture.path, task.workspace, True, scratch=True) as box:  # the fixture keeps what setup made
+        ok, _, err = run_script(box, task.setup or "true")
+    if not ok:
+        return None, f"setup failed: {err.strip()[:200]}"
+    if reference is None:
+        return None, None
+    # made and answered as the fixture is (in place, on the same file system), so that
+    # what the file system decides (the order `find` lists files in) is the same for both
+    with sandbox_factory(reference.path, task.workspace, True, scratch=True) as box:
+        run_script(box, task.setup or "true")
+        ok, expected_output, err = run_script(box, str(task.expect["output_of"]), output_counts=True)
+    if not ok:
+        return None, f"output_of failed: {err.strip()[:200]}"
+    return expected_output, None
+
+
+def in_fixture(task: Task, sandbox_factory: SandboxFactory, body: Callable[[Fixture, str | None, float], TaskResult]) -> TaskResult:
+    """The task set up in a fresh fixture (and, with `output_of`, its expected output made in
+    a second one), then `body(fixture, expected output, start time)`; the fixtures are removed after."""
+    started = time.perf_counter()
+    fixture, reference = Fixture.create(), Fixture.create() if "output_of" in task.expect else None
+    try:
+        expected_output, failed = set_up(task, sandbox_factory, fixture, reference)
+        if failed is not None:
+            return TaskResult(task.id, False, None, None, failed, time.perf_counter() - started)
+        return body(fixture, expected_output, started)
+    finally:
+        fixture.remove()
+        if reference:
+            reference.remove()
+
+
+def task_policy(task: Task) -> Policy:
+    """What a task's run may do: read and write its workspace, run the default tools."""
+    return Policy(workspace=task.workspace, write=(".",))
+
 SandboxFactory = Callable[..., Any]  # (workspace, mount point, writable, scratch=False) -> started sandbox (context manager)
 PlanExecutor = Callable[..., Any]  # (plan, sandbox, policy, request, facts) -> RunResult, e.g. the control loop around run_plan
 
 
-def _exec(box: Any, cmd: str, timeout: float = 60.0, output_counts: bool = False) -> tuple[bool, str, str]:
+def run_script(box: Any, cmd: str, timeout: float = 60.0, output_counts: bool = False) -> tuple[bool, str, str]:
     """Run a script in the task's sandbox: (ok, stdout, stderr). With `output_counts`, a
     script that printed something is ok whatever its exit status (a reference command's
     output is the expected result: `diff` shows differences and exits 1)."""
@@ -254,7 +301,7 @@ def _exec(box: Any, cmd: str, timeout: float = 60.0, output_counts: bool = False
     return ok, stdout, str(value.get("stderr", "") or response.get("message", ""))
 
 
-def _read_files(box: Any, task: Task) -> dict[str, str | None]:
+def read_task_files(box: Any, task: Task) -> dict[str, str | None]:
     files: dict[str, str | None] = {}
     for path in task.expect.get("files", {}):
         response = box.call({"op": "read", "args": {"path": path, "encoding": "utf-8"}, "timeout": 10.0, "max_output": 4_000_000})
@@ -268,85 +315,69 @@ def make_runner(
     *,
     k: int = 3,
     execute_candidates: bool = True,
-    executor: PlanExecutor | None = None,
+    repair: bool = False,
     variants: bool = False,
     review: bool = False,
     skills: SkillMap = NO_SKILLS,
     check_outputs: bool = True,
     refine: int = REFINE_ROUNDS,
 ) -> Runner:
-    """A function that runs one task end to end: fixture, compile, decode, run, check;
-    `skills` are those the compiler offers and the plans may call."""
+    """A function that runs one task end to end: fixture, compile, decode, run (with the
+    control loop's repairs when `repair`), check; `skills` are those the compiler offers
+    and the plans may call. The task's model calls are metered (babel.model.Metered): its
+    record says the context tokens sent and prefilled, whichever stage sent them."""
     from babel.app.pipeline import compile_and_decode
     from babel.compiler import has_effects
     from babel.lang import to_text
-    from babel.verify import Policy
     from babel.vm import run_plan
 
-    def plain(plan: Any, box: Any, policy: Any, request: str, facts: Any) -> Any:
-        return run_plan(plan, box, policy, skills=skills, alu=task_alu(model, plan, skills))
-
-    execute = executor or plain
-
     def run_task(task: Task) -> TaskResult:
-        started = time.perf_counter()
-        fixture = Fixture.create()
-        reference: Fixture | None = None
-        try:
-            with sandbox_factory(fixture.path, task.workspace, True, scratch=True) as box:  # the fixture keeps what setup made
-                ok, _, err = _exec(box, task.setup or "true")
-            if not ok:
-                return TaskResult(task.id, False, None, None, f"setup failed: {err.strip()[:200]}", time.perf_counter() - started)
-            expected_output = None
-            if "output_of" in task.expect:
-                reference = Fixture.create()
-                # made and answered as the fixture is (in place, on the same file system), so that
-                # what the file system decides (the order `find` lists files in) is the same for both
-                with sandbox_factory(reference.path, task.workspace, True, scratch=True) as box:
-                    _exec(box, task.setup or "true")
-                    ok, expected_output, err = _exec(box, str(task.expect["output_of"]), output_counts=True)
-                if not ok:
-                    return TaskResult(task.id, False, None, None, f"output_of failed: {err.strip()[:200]}", time.perf_counter() - started)
-            policy = Policy(workspace=task.workspace, write=(".",))
-            with sandbox_factory(fixture.path, task.workspace, False) as readonly:
-                compilation, decision = compile_and_decode(task.request, model, readonly, policy, k=k, execute_candidates=execute_candidates,
-                                                           variants=variants, review=review, skills=skills,
-                                                           check_outputs=check_outputs, refine=refine)
-                common: dict[str, Any] = {"prompt_tokens": compilation.prompt_tokens, "completion_tokens": compilation.completion_tokens,
-                                          "model_calls": compilation.model_calls, "vote": decision.summary()}
-                if decision.plan is None:
-                    why = "; ".join(f"{d.code}: {d.message}" for d in decision.diagnostics[:2])
-                    return TaskResult(task.id, False, None, expected_output, f"no valid plan ({why})", time.perf_counter() - started, **common)
-                plan = decision.plan
-                if has_effects(plan, skills):
-                    with sandbox_factory(fixture.path, task.workspace, True) as writable:
-                        run = execute(plan, writable, policy, task.request, compilation.facts)
-                        files = _read_files(writable, task)
-                else:
-                    run = execute(plan, readonly, policy, task.request, compilation.facts)
-                    files = _read_files(readonly, task)
-            result = getattr(run, "result", None)
-            passed, reason = check(task, result, files, expected_output)
-            if not getattr(run, "ok", False) and not passed:
-                failed = run.failed_step()
-                reason = f"step {failed.id} failed: {failed.failure}: {(failed.message or '')[:120]}" if failed else reason
-            extra: dict[str, Any] = {**common, "model_calls": common["model_calls"] + getattr(run, "model_calls", 0)}
-            unrepaired = getattr(run, "unrepaired", None)
-            if unrepaired is None:
-                extra["passed_without_repair"] = passed
-            elif not unrepaired[0]:
-                extra["passed_without_repair"] = False  # a step failed: without repair the run stops there
+        meter = Metered(model)
+
+        def plain(plan: Any, box: Any, policy: Any, request: str, facts: Any) -> Any:
+            return run_plan(plan, box, policy, skills=skills, alu=task_alu(meter, plan, skills))
+
+        execute = repairing_executor(meter, skills) if repair else plain
+        result = in_fixture(task, sandbox_factory, partial(_task_run, task, meter, execute))
+        return dataclasses.replace(result, context_tokens=meter.tokens.sent, prefilled_tokens=meter.tokens.prefilled)
+
+    def _task_run(task: Task, model: Metered, execute: PlanExecutor, fixture: Fixture, expected_output: str | None, started: float) -> TaskResult:
+        policy = task_policy(task)
+        with sandbox_factory(fixture.path, task.workspace, False) as readonly:
+            compilation, decision = compile_and_decode(task.request, model, readonly, policy, k=k, execute_candidates=execute_candidates,
+                                                       variants=variants, review=review, skills=skills,
+                                                       check_outputs=check_outputs, refine=refine)
+            common: dict[str, Any] = {"prompt_tokens": compilation.prompt_tokens, "completion_tokens": compilation.completion_tokens,
+                                      "model_calls": compilation.model_calls, "vote": decision.summary()}
+            if decision.plan is None:
+                why = "; ".join(f"{d.code}: {d.message}" for d in decision.diagnostics[:2])
+                return TaskResult(task.id, False, None, expected_output, f"no valid plan ({why})", time.perf_counter() - started, **common)
+            plan = decision.plan
+            if has_effects(plan, skills):
+                with sandbox_factory(fixture.path, task.workspace, True) as writable:
+                    run = execute(plan, writable, policy, task.request, compilation.facts)
+                    files = read_task_files(writable, task)
             else:
-                extra["passed_without_repair"] = check(task, unrepaired[1], files, expected_output)[0]
-            return TaskResult(task.id, passed, result, expected_output if expected_output is not None else task.expect.get("output"),
-                              reason, round(time.perf_counter() - started, 3), plan=to_text(plan),
-                              repairs=len(getattr(run, "repairs", ())),
-                              repair_log=[{k: r.get(k) for k in ("step", "reason", "old", "new", "outcome", "source")}
-                                          for r in getattr(run, "repairs", ())], **extra)
-        finally:
-            fixture.remove()
-            if reference:
-                reference.remove()
+                run = execute(plan, readonly, policy, task.request, compilation.facts)
+                files = read_task_files(readonly, task)
+        result = getattr(run, "result", None)
+        passed, reason = check(task, result, files, expected_output)
+        if not getattr(run, "ok", False) and not passed:
+            failed = run.failed_step()
+            reason = f"step {failed.id} failed: {failed.failure}: {(failed.message or '')[:120]}" if failed else reason
+        extra: dict[str, Any] = {**common, "model_calls": common["model_calls"] + getattr(run, "model_calls", 0)}
+        unrepaired = getattr(run, "unrepaired", None)
+        if unrepaired is None:
+            extra["passed_without_repair"] = passed
+        elif not unrepaired[0]:
+            extra["passed_without_repair"] = False  # a step failed: without repair the run stops there
+        else:
+            extra["passed_without_repair"] = check(task, unrepaired[1], files, expected_output)[0]
+        return TaskResult(task.id, passed, result, expected_output if expected_output is not None else task.expect.get("output"),
+                          reason, round(time.perf_counter() - started, 3), plan=to_text(plan),
+                          repairs=len(getattr(run, "repairs", ())),
+                          repair_log=[{k: r.get(k) for k in ("step", "reason", "old", "new", "outcome", "source")}
+                                      for r in getattr(run, "repairs", ())], **extra)
 
     return run_task
 
@@ -407,7 +438,7 @@ def eval_runner(model: ModelClient, sandbox_factory: SandboxFactory, skills: Ski
                 execute_candidates: bool, variants: bool, review: bool, check_outputs: bool = True, refine: int = REFINE_ROUNDS) -> Runner:
     """The runner of `babel eval`'s settings, here (`run_eval`) or in a Ray worker."""
     return make_runner(model, sandbox_factory, k=k, execute_candidates=execute_candidates,
-                       executor=repairing_executor(model, skills) if repair else None, variants=variants, review=review, skills=skills,
+                       repair=repair, variants=variants, review=review, skills=skills,
                        check_outputs=check_outputs, refine=refine)
 
 
@@ -441,7 +472,7 @@ def run_examples(skill: Skill, sandbox_factory: Any, skills: SkillMap = NO_SKILL
                 inputs = bind_inputs(skill, dict(example.get("inputs") or {}))
                 run = run_plan(skill.plan, box, skill.policy(), inputs=inputs, skills=skills, alu=alu)
                 task = Task(f"{skill.name}#{index}", "", "", "/workspace", dict(example.get("expect") or {}))
-                files = _read_files(box, task)
+                files = read_task_files(box, task)
             if not run.ok:
                 failed = run.failed_step()
                 results.append(ExampleResult(name, False, f"step {failed.id if failed else '?'} failed: "

@@ -47,6 +47,11 @@ class Paths:
         return self.state / "model-ops.sqlite"
 
     @property
+    def pages(self) -> Path:
+        """The page table of model ops' context pages (SQLite; `babel vm pages`, docs/memory.md)."""
+        return self.state / "pages.sqlite"
+
+    @property
     def repairs(self) -> Path:
         """The repair memory (`babel memory show`)."""
         return self.state / "repairs.json"

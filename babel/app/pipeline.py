@@ -44,7 +44,7 @@ from babel.model import ModelClient
 from babel.sandbox import Change, CommitRefused, SandboxError, WorkspaceError, apply_changes, check_changes, read_originals, recover_commits
 from babel.skills import NO_SKILLS, SkillMap
 from babel.verify import Policy, asks_model, replace_budgets
-from babel.vm import ALU, EventSink, RunResult, StepSandbox, exec_request, run_plan
+from babel.vm import ALU, EventSink, PageStore, RunResult, StepSandbox, exec_request, run_plan
 
 Progress = Callable[[str], None]
 #: Asked with a writing run's diff before anything is applied: the paths to apply (all of
@@ -216,8 +216,10 @@ def execute_plan(
     git_message: str | None = None,
     say: Progress | None = None,
     alu: ALU | None = None,
+    pages: PageStore | None = None,
 ) -> RunResult:
-    """Run a chosen plan safely (`alu` answers its model ops, if any): read-only plans over a read-only mount; plans with
+    """Run a chosen plan safely (`alu` answers its model ops, if any, over contexts paged
+    through the page table `pages`): read-only plans over a read-only mount; plans with
     effects over a staged copy in the sandbox, whose changes are read back as data,
     checked against the write roots and applied to `root` all or nothing, only if
     every step completed, through the commit `journal` (a directory; `Paths.commits`).
@@ -231,10 +233,10 @@ def execute_plan(
     if not has_effects(plan, skills):
         if readonly_box is not None:
             return run_plan(plan, readonly_box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure,
-                            check_result=check_result, skills=skills, alu=alu)
+                            check_result=check_result, skills=skills, alu=alu, pages=pages)
         with sandbox_factory(root, False) as box:
             return run_plan(plan, box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure, check_result=check_result,
-                            skills=skills, alu=alu)
+                            skills=skills, alu=alu, pages=pages)
     for line in recover_commits(journal):  # a commit that a killed run left half-done is finished or undone first
         emit(Recovered(line))
     with sandbox_factory(root, True) as box:
@@ -291,7 +293,7 @@ def execute_plan(
             return None
 
         result = run_plan(plan, box, policy, on_event=emit, run_id=run_id, meta=meta, on_failure=on_failure, check_result=check_result,
-                          finish=commit, skills=skills, alu=alu)
+                          finish=commit, skills=skills, alu=alu, pages=pages)
     if not result.ok and result.error is None:  # (a refused commit has said so itself)
         emit(Discard(result.run_id, "the run did not complete; the workspace is unchanged"))
     return result

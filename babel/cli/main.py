@@ -804,11 +804,13 @@ def eval_cmd(
                                    help="Fan the tasks out over a Ray cluster: 'local' starts one here for this run, "
                                         "'auto' joins the one `ray start` began, or a host:port / ray:// address."),
     only: str | None = typer.Option(None, "--only", help="Run only tasks whose id contains this text."),
+    naive: bool = typer.Option(False, "--naive", help="Run the baseline instead of Babel: a full-history agent loop, at most 8 "
+                                                      "rounds of one shell command each (docs/eval.md)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Measure task success on a suite; prints one line per task and `N passed, N failed`."""
-    from babel.app import SuiteError, iter_summary, load_suite, run_eval
-    from babel.sandbox import SandboxError
+    from babel.app import SuiteError, iter_summary, load_suite, naive_runner, run_eval, run_suite
+    from babel.sandbox import SandboxError, started
 
     try:
         tasks = load_suite(suite)
@@ -827,7 +829,12 @@ def eval_cmd(
             print(f"{mark} {r.id}  {r.latency_s:.1f} s  {'' if r.passed else r.reason}", flush=True, file=out)
 
     try:
-        if ray is not None:
+        if naive and ray is not None:
+            fail("--naive runs here only: it cannot be combined with --ray", Exit.USAGE)
+        if naive:
+            _, client = load_model(model, None, k, paths)
+            results = run_suite(tasks, naive_runner(client, started), jobs=jobs or 1, on_result=on_result)
+        elif ray is not None:
             results = eval_on_ray(tasks, ray, jobs, model, k, paths, on_result, repair=repair, execute_candidates=execute_candidates,
                                   variants=variants, review=review, check_outputs=check, refine=refine)
         else:
@@ -891,6 +898,65 @@ def memory_reset() -> None:
     memory = RepairMemory(Paths.from_env().repairs)
     memory.reset()
     console.print(f"cleared {memory.path}")
+
+
+vm_app = typer.Typer(help="Context memory: the page table, and what a run paged (docs/memory.md).", no_args_is_help=True)
+app.add_typer(vm_app, name="vm")
+
+
+@vm_app.command("pages")
+def vm_pages(
+    limit: int = typer.Option(50, "--limit", "-n", help="How many pages to list (the most recently used first)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """List the page table: each page's id, source, size in tokens, and last use."""
+    from babel.app import page_table
+
+    paths = Paths.from_env()
+    rows = page_table(paths.pages)
+    if as_json:
+        print(json.dumps(rows[:limit], indent=2))
+        return
+    if not rows:
+        console.print(f"no pages yet (model ops page their contexts into {paths.pages})")
+        return
+    out = stdout_console()
+    out.print(f"{len(rows)} pages in {paths.pages}" + (f"; the {limit} most recently used:" if len(rows) > limit else ":"))
+    print(f"{'id':<14} {'tokens':>7}  {'last use':<19}  {'uses':>4}  flags  source")
+    for row in rows[:limit]:
+        flags = "".join(mark if row[key] else "-" for key, mark in (("resident", "R"), ("pinned", "P"), ("dirty", "D"), ("stored", "S")))
+        print(f"{row['id']:<14} {max(row['tokens'], row['reserved']):>7}  {row['last_use'][:19]:<19}  {row['uses']:>4}  {flags:<5}  {row['source']}")
+    print("flags: R resident and P pinned when the last run that used it ended, D dirty (not written back), "
+          "S its text is stored (a file page's text is its file)")
+
+
+@vm_app.command("stats")
+def vm_stats(
+    run_id: str = typer.Argument(..., help="A run id (or a unique prefix, or 'last'), or a trace file."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show what a run's context memory did: tokens per stage, page faults, hits, evictions."""
+    from babel.app import run_stats
+
+    stats = run_stats(trace_events(run_id))
+    if as_json:
+        print(json.dumps(stats, indent=2))
+        return
+    compile_, execute = stats["stages"]["compile"], stats["stages"]["execute"]
+    print(f"run {stats['run_id']}" + (f": {stats['request']}" if stats.get("request") else ""))
+    if compile_["prompt_tokens"] is not None:
+        print(f"  compile   {compile_['prompt_tokens']} prompt tokens, {compile_['completion_tokens']} completion tokens")
+    else:
+        print("  compile   (no compile stage: the plan was given)")
+    print(f"  execute   {execute['model_calls']} model calls, {execute['tokens_sent']} context tokens sent"
+          + (f" (budget {stats['budget']} a call)" if stats.get("budget") else ""))
+    print(f"            {execute['faults']} faults, {execute['hits']} hits, {execute['reused']} reused, "
+          f"{execute['invalidated']} invalidated, {execute['evictions']} evictions, {execute['writebacks']} write-backs; "
+          f"peak working set {execute['peak_resident']} tokens")
+    for row in stats["steps"]:
+        what = ", ".join(f"{k} {v}" for k, v in row.items() if k not in ("id", "op", "status", "page", "source", "tokens"))
+        page = f"page {row['page']} ({row['source']}, {row['tokens']} tokens)" if "page" in row else ""
+        print(f"  {row['id']:<6} {row['op']:<7} {row['status']:<7} " + "; ".join(x for x in (page, what) if x))
 
 
 trace_app = typer.Typer(help="Show, compare and check run traces (for CI).", no_args_is_help=True)

@@ -27,13 +27,13 @@ from babel.lang.plan import ParseResult, Plan, RepairRequest, SlotRef, Step, Val
 from babel.lang.resources import data_dir
 from babel.lang.trace import TraceStore, TraceWriter, read_events
 from babel.lang.units import Unit, language, split_units
-from babel.lang.values import as_lines, as_paths, as_text, preview
+from babel.lang.values import as_lines, as_paths, as_text, is_page, preview
 
 __all__ = [
     'MAIN_PID', 'Commit', 'CommitRefused', 'Discard', 'Event', 'Recovered', 'Repair', 'ResultChecked', 'RunEnd', 'RunStart',
     'StepOutput', 'StepResult', 'StepStart', 'event_from_json',
     'Diagnostic', 'ISA', 'Opcode', 'Operand', 'ParseResult', 'Plan', 'RepairRequest', 'SlotRef',
-    'Step', 'TraceStore', 'TraceWriter', 'Value', 'as_lines', 'as_paths', 'as_text', 'canonical', 'canonical_key',
+    'Step', 'TraceStore', 'TraceWriter', 'Value', 'as_lines', 'as_paths', 'as_text', 'is_page', 'canonical', 'canonical_key',
     'data_dir', 'errors', 'load_isa', 'model_schema', 'parse_plan', 'plan_from_json', 'preview',
     'read_events', 'to_json', 'to_text', 'Unit', 'language', 'split_units',
     'AsmResult', 'lpu', 'parse_asm', 'to_asm',

@@ -1,6 +1,7 @@
 """Slot values and how one type is seen as another.
 
-Slots hold text (str), lines (list of str) or matches (list of {path, line, text}).
+Slots hold text (str), lines (list of str), matches (list of {path, line, text}) or a
+page (a reference to a context page, {page, source, tokens}: babel.vm.pages holds its text).
 An operand that takes text sees lines joined by newlines and matches rendered as
 `path:line:text`, as grep -n would print them; an operand that takes paths sees the
 distinct files of a list of matches. These are the only conversions; the verifier's
@@ -21,7 +22,9 @@ def as_text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, dict):  # one exec result or one match
+    if isinstance(value, dict):  # one exec result, one match or a page
+        if is_page(value):
+            return f"[page {value['page']}: {value['source']}, {value['tokens']} tokens]"
         if "stdout" in value:
             return str(value["stdout"])
         return f"{value.get('path')}:{value.get('line')}:{value.get('text')}"
@@ -52,7 +55,14 @@ def as_paths(value: Any) -> list[str]:
     return as_paths(as_text(value))
 
 
+def is_page(value: Any) -> bool:
+    """Whether a value is a page reference (what load, store and alloc give)."""
+    return isinstance(value, dict) and set(value) == {"page", "source", "tokens"}
+
+
 def type_of(value: Any) -> str:
+    if is_page(value):
+        return "page"
     if isinstance(value, list):
         return "matches" if value and isinstance(value[0], dict) else "lines"
     return "text"

@@ -11,8 +11,9 @@ from babel.model.client import ModelPool, make_client
 from babel.model.config import Config, ConfigError, load_config
 from babel.model.embedded import model_statuses
 from babel.model.endpoint import EndpointClient
+from babel.model.meter import Metered, Tokens
 from babel.model.port import Capabilities, Chat, Completion, ModelClient, ModelError, ModelRequest, ModelResult, Sample, Sampling
 
-__all__ = ["CassetteClient", "Capabilities", "Chat", "Completion", "Config", "ConfigError", "EndpointClient", "ModelClient",
+__all__ = ["CassetteClient", "Metered", "Tokens", "Capabilities", "Chat", "Completion", "Config", "ConfigError", "EndpointClient", "ModelClient",
            "ModelError", "ModelPool", "ModelRequest", "ModelResult", "Sample", "Sampling", "load_config", "make_client",
            "model_statuses"]

@@ -100,13 +100,14 @@ class CassetteClient:
         if request.is_score:
             if result.score is None:
                 raise ModelError("the model behind this cassette answered a score request without a score")
-            return {"what": _what(request), "scores": [result.score]}
+            return {"what": _what(request), "scores": [result.score], "tokens": [result.prompt_tokens, result.prefilled]}
         return {"what": _what(request), "completions": [asdict(c) for c in result.completions]}
 
     @staticmethod
     def _replay(entry: dict[str, Any]) -> ModelResult:
         if "scores" in entry:
-            return ModelResult(score=float(entry["scores"][0]))
+            tokens, prefilled = entry.get("tokens") or (0, None)
+            return ModelResult(score=float(entry["scores"][0]), prompt_tokens=int(tokens), prefilled=prefilled)
         return ModelResult(tuple(Completion(**c) for c in entry["completions"]))
 
     def close(self) -> None:

@@ -45,6 +45,7 @@ class Generated:
     finished: bool  # the grammar completed (or EOS without a grammar)
     model: str = ""
     latency_s: float = 0.0
+    prefilled: int = 0  # the prompt's tokens this call computed (the rest were kept cells or a saved prefix)
 
 
 class EngineError(RuntimeError):
@@ -179,10 +180,10 @@ class BatchedEngine:
         digest = hashlib.sha256((self._kv_key + json.dumps(prefix)).encode()).hexdigest()[:24]
         return self.cache_dir / f"prefix-{digest}.kv"
 
-    def _prepare(self, prefix: list[int], suffix: list[int], seqs: int, persist: bool = False, want_last: bool = True) -> None:
+    def _prepare(self, prefix: list[int], suffix: list[int], seqs: int, persist: bool = False, want_last: bool = True) -> int:
         """Make the KV cache hold prefix+suffix for sequences 0..seqs-1, reusing what it can
         (the cells of the previous prompt it shares, else the prefix's saved state when
-        `persist`, which also saves a prefix it had to compute)."""
+        `persist`, which also saves a prefix it had to compute). Returns how many tokens it computed."""
         L = self.L
         self._scored = []  # every sequence but the shared prompt's is cleared below
         prompt = prefix + suffix
@@ -194,6 +195,7 @@ class BatchedEngine:
         common = min(common, len(prompt) - 1)  # the last token is always decoded, for its logits
         if persist and common < len(prefix) and self._load_prefix(prefix):
             common = len(prefix)
+        computed = len(prompt) - common
         L.llama_memory_seq_rm(self.mem, -1, common, -1)  # everything after the shared part, all sequences
         for s in range(seqs, self.max_seqs):
             L.llama_memory_seq_rm(self.mem, s, -1, -1)
@@ -209,6 +211,7 @@ class BatchedEngine:
         self._decode(prompt[common:], common, seqs, want_last=want_last)
         self._cached = prompt
         self._cached_seqs = seqs
+        return computed
 
     def _load_prefix(self, prefix: list[int]) -> bool:
         path = self._prefix_file(prefix)
@@ -361,12 +364,13 @@ class BatchedEngine:
             # array, the position of its next token).
             branches: list[tuple[list[int], int | np.ndarray, int]] = []
             if len(used) == 1:
-                self._prepare(prefix, suffixes[used[0]], n, persist=stable)
+                prefilled = self._prepare(prefix, suffixes[used[0]], n, persist=stable)
                 branches.append((list(range(n)), self.batch.n_tokens - 1, prompt_lens[0]))
             else:
-                self._prepare(prefix, suffixes[used[0]][:shared], n, persist=stable, want_last=False)
+                prefilled = self._prepare(prefix, suffixes[used[0]][:shared], n, persist=stable, want_last=False)
                 for v in used:
                     members = [s for s in range(n) if variant_of[s] == v]
+                    prefilled += len(suffixes[v]) - shared
                     self._decode(suffixes[v][shared:], len(prefix) + shared, members, want_last=True)
                     raw = L.llama_get_logits_ith(self.ctx, self.batch.n_tokens - 1)
                     logits = np.ctypeslib.as_array(raw, shape=(self.n_vocab,)).astype(np.float32, copy=True)
@@ -422,12 +426,17 @@ class BatchedEngine:
         elapsed = round(time.perf_counter() - started, 3)
         return [
             Generated(b"".join(self.piece(t) for t in outputs[s]).decode("utf-8", errors="replace"),
-                      prompt_lens[s], len(outputs[s]), logprobs[s], finished[s], self.model_path.name, elapsed)
+                      prompt_lens[s], len(outputs[s]), logprobs[s], finished[s], self.model_path.name, elapsed, prefilled)
             for s in range(n)
         ]
 
     def score(self, chats: list[list[dict[str, str]]], targets: list[str]) -> list[float]:
+        """The log-probability of each target text as the assistant's reply to its chat (see `score_counted`)."""
+        return [score for score, _, _ in self.score_counted(chats, targets)]
+
+    def score_counted(self, chats: list[list[dict[str, str]]], targets: list[str]) -> list[tuple[float, int, int]]:
         """The log-probability of each target text as the assistant's reply to its chat,
+        with the tokens of chat and reply and how many of them this call computed;
         teacher-forced (nothing is sampled). It decodes into one sequence of its own (the
         last), so the cells of the previous prompt, which sequence 0 holds, stay for the next
         `generate`; and it keeps that sequence's cells between calls, so a chat scored against
@@ -438,7 +447,7 @@ class BatchedEngine:
         with self._lock:
             L = self.L
             seq = self.max_seqs - 1
-            scores = []
+            scores: list[tuple[float, int, int]] = []
             for chat, target in zip(chats, targets, strict=True):
                 prompt = self.tokenize(self.format_chat(chat))
                 tokens = prompt + self.tokenize(target)
@@ -463,7 +472,7 @@ class BatchedEngine:
                         peak = float(logits.max())
                         total += float(logits[tokens[pos + 1]]) - peak - math.log(float(np.exp(logits - peak).sum()))
                 self._scored = tokens
-                scores.append(round(total, 4))
+                scores.append((round(total, 4), len(tokens), len(tokens) - common))
             return scores
 
     def close(self) -> None:
@@ -557,14 +566,15 @@ class EngineClient:
 
     def _answer(self, request: ModelRequest) -> ModelResult:
         if request.target is not None:
-            return ModelResult(score=self.engine.score([request.chats[0]], [request.target])[0])
+            score, tokens, computed = self.engine.score_counted([request.chats[0]], [request.target])[0]
+            return ModelResult(score=score, prompt_tokens=tokens, prefilled=computed)
         samples = request.samples
         variants = list(request.chats[1:]) or None
         generated = self.engine.generate(request.chats[0], n=len(samples), temperatures=[s.temperature for s in samples],
                                          seeds=[s.seed for s in samples], schema=request.schema, max_tokens=request.max_tokens,
                                          variants=variants, variant_of=[s.chat for s in samples] if variants else None,
                                          on_tokens=self.on_tokens)
-        return ModelResult(tuple(Completion(g.text, g.prompt_tokens, g.completion_tokens, g.logprob, g.model, g.latency_s)
+        return ModelResult(tuple(Completion(g.text, g.prompt_tokens, g.completion_tokens, g.logprob, g.model, g.latency_s, g.prefilled)
                                  for g in generated))
 
     def close(self) -> None:

@@ -95,6 +95,10 @@ class Completion:
     logprob: float | None  # sum of the chosen tokens' log-probabilities, when the backend gives them
     model: str
     latency_s: float
+    #: of the prompt's tokens, how many the backend computed for this request (the rest were
+    #: cells it kept from an earlier prompt, or a saved prefix's state); None: it does not say.
+    #: The samples of one request share one prompt: each carries the same count.
+    prefilled: int | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,8 @@ class ModelResult:
 
     completions: tuple[Completion, ...] = ()
     score: float | None = None
+    prompt_tokens: int = 0  # a score request's chat and reply, in tokens (0: the backend does not say)
+    prefilled: int | None = None  # of those, how many it computed (as Completion.prefilled)
 
 
 class ModelClient(Protocol):

@@ -30,6 +30,8 @@ ACCEPTS: dict[str, set[str]] = {
     "paths": {"text", "lines", "matches"},
     "lines": {"text", "lines", "matches"},
     "value": {"text", "lines", "matches"},
+    "context": {"text", "lines", "matches", "page"},
+    "page": {"page"},
     "argv": {"lines"},
     "int": set(),
     "bool": set(),
@@ -147,6 +149,8 @@ def _check_value(step: Step, operand: Operand, value: Value, slot_types: dict[st
         "paths": literal in ("str", "list"),
         "lines": literal in ("str", "list"),
         "value": literal in ("str", "int", "list"),
+        "context": literal in ("str", "int", "list"),
+        "page": False,
     }.get(kind, literal == "str")
     if not ok:
         return [diag(step, "E_TYPE_MISMATCH", f"{operand.name}= takes {kind}, not {literal} {_show(value)}")]
@@ -155,8 +159,9 @@ def _check_value(step: Step, operand: Operand, value: Value, slot_types: dict[st
         for item in value:
             if isinstance(item, SlotRef):
                 found = slot_types.get(item.name)
-                if found is not None and found != "text":
-                    problems.append(diag(step, "E_TYPE_MISMATCH", f"{operand.name}= lists take text slots; ${item.name} holds {found}"))
+                takes = ("text", "page") if kind == "context" else ("text",)
+                if found is not None and found not in takes:
+                    problems.append(diag(step, "E_TYPE_MISMATCH", f"{operand.name}= lists take {' or '.join(takes)} slots; ${item.name} holds {found}"))
             elif not isinstance(item, str) or isinstance(item, bool):
                 problems.append(diag(step, "E_TYPE_MISMATCH", f"{operand.name}= takes a list of strings, found {_show(item)}"))
         if kind == "argv" and not value:

@@ -46,6 +46,7 @@ class Budgets:
     run_timeout: float = 600.0
     output_bytes: int = 4_000_000  # a step's value; past it the step fails output_too_large
     trace_output_bytes: int = 8_192  # how much of each step's output the trace keeps
+    context_tokens: int = 6_144  # a process's working set of context pages, and so any one model call's context (docs/memory.md)
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ _BUDGET_RULES: dict[str, tuple[bool, float, bool, float]] = {
     "run_timeout": (False, 0, False, 604_800),
     "output_bytes": (True, 1, True, 1 << 30),
     "trace_output_bytes": (True, 0, True, 64 << 20),
+    "context_tokens": (True, 64, True, 1_000_000),
 }
 
 

@@ -24,10 +24,12 @@ from babel.vm.machine import (
     step,
     supervise,
 )
+from babel.vm.pages import Memory, MemoryStats, Page, PageStore, count_tokens
 
 __all__ = [
     'ALU', 'Memo', 'Controller', 'EventSink', 'Finish', 'HARNESS_RULES', 'Process', 'Repaired', 'RepairMemory', 'RepairReport', 'RunResult',
     'StepSandbox', 'Supervisor',
     'exec_request', 'new_run_id', 'rejected', 'repair_report', 'run_plan', 'step', 'supervise',
     'LpuRun', 'lpu_asks_model', 'lpu_reads_files', 'run_lpu',
+    'Memory', 'MemoryStats', 'Page', 'PageStore', 'count_tokens',
 ]

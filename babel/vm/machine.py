@@ -38,12 +38,14 @@ from babel.lang import (
     StepStart,
     Value,
     as_text,
+    is_page,
     preview,
     to_json,
 )
 from babel.skills import NO_SKILLS, SkillInputError, SkillMap, bind_inputs, skill_policy
 from babel.verify import Answer, Chat, Choice, Outcome, Policy, StepFailure, handler, kernel_rules, step_facts
 from babel.vm.alu import ALU
+from babel.vm.pages import Memory, MemoryStats, Pager, PageStore
 
 EventSink = Callable[[Event], None]
 #: Hears a running step's output as it comes: (stream "stdout" or "stderr", text, cut).
@@ -132,6 +134,15 @@ class Process:
     started: float = field(default_factory=time.perf_counter)
     confidence: dict[str, float] = field(default_factory=dict)
     edges: dict[tuple[str, str], int] = field(default_factory=dict)
+    pages: PageStore | None = None  # the page table (Paths.pages; None: one kept for the run only)
+    memory: Memory | None = None  # its context pages' working set, made when a step first needs it
+
+    def working_set(self) -> Memory:
+        """The process's working set of context pages, over its page table."""
+        if self.memory is None:
+            self.pages = self.pages or PageStore()
+            self.memory = Memory(self.pages, self.policy.budgets.context_tokens)
+        return self.memory
 
     @property
     def at(self) -> str | None:
@@ -189,7 +200,7 @@ class _Machine:
         except SkillInputError as error:
             raise StepFailure("invalid_output", f"skill {name}: {error}") from None
         inner = Process(skill.plan, skill_policy(skill, self.process.policy), self.process.skills, bound,
-                        alu=self.process.alu, pid=self.process.pid, slots=dict(bound))
+                        alu=self.process.alu, pid=self.process.pid, slots=dict(bound), memory=self.process.working_set())
         statuses = []
         while inner.status in ("ready", "running"):
             result = step(inner, self.sandbox, self.output)  # (its commands' output is the call step's)
@@ -213,6 +224,19 @@ class _Machine:
     def confidence(self, slot: str) -> float | None:
         return self.process.confidence.get(slot)
 
+    @property
+    def memory(self) -> Pager:
+        return Pager(self.process.working_set(), self._read)
+
+    def _read(self, path: str) -> str:
+        """A workspace file's text, read through the sandbox (a page's fault)."""
+        policy = self.process.policy
+        response = self.send({"op": "read", "args": {"path": path, "encoding": "utf-8", "roots": list(policy.read)},
+                              "timeout": float(policy.budgets.step_timeout), "max_output": policy.budgets.output_bytes})
+        if response.get("status") != "ok":
+            raise StepFailure(response.get("failure") or "sandbox_error", response.get("message") or f"cannot read {path}")
+        return as_text(response.get("value"))
+
 
 def _resolve(value: Value, slots: dict[str, Any]) -> Any:
     if isinstance(value, SlotRef):
@@ -220,8 +244,13 @@ def _resolve(value: Value, slots: dict[str, Any]) -> Any:
             raise StepFailure("invalid_output", f"${value.name} has no value (was its step skipped?)")
         return slots[value.name]
     if isinstance(value, list):
-        return [as_text(_resolve(item, slots)) if isinstance(item, SlotRef) else item for item in value]
+        return [_item(_resolve(item, slots)) if isinstance(item, SlotRef) else item for item in value]
     return value
+
+
+def _item(value: Any) -> Any:
+    """A slot's value as an item of a list operand: its text, or a page as itself."""
+    return value if is_page(value) else as_text(value)
 
 
 def _perform(process: Process, sandbox: StepSandbox, current: Step, output: OutputSink | None = None) -> Outcome:
@@ -246,6 +275,7 @@ def step(process: Process, sandbox: StepSandbox, output: OutputSink | None = Non
     current = process.program.steps[process.pc]
     process.status = "running"
     started = time.perf_counter()
+    before = replace(process.memory.stats) if process.memory is not None else MemoryStats()
     if time.perf_counter() - process.started > process.policy.budgets.run_timeout:
         outcome = Outcome(None, failure="timeout", message=f"the run passed its budget of {process.policy.budgets.run_timeout:g} s")
     else:
@@ -255,6 +285,9 @@ def step(process: Process, sandbox: StepSandbox, output: OutputSink | None = Non
             outcome = Outcome(None, failure=error.failure, message=error.message)
         except (KeyError, TypeError, re.error) as error:
             outcome = Outcome(None, failure="invalid_output", message=f"cannot run this step: {error}")
+    paging = process.memory.stats.minus(before) if process.memory is not None else {}
+    if paging:
+        outcome = replace(outcome, detail={**outcome.detail, "memory": paging})
     target = _target(process, current, outcome) if outcome.failure is None and outcome.jump_to is not None else None
     if isinstance(target, Outcome):
         outcome = target
@@ -363,11 +396,13 @@ def run_plan(
     skills: SkillMap = NO_SKILLS,
     alu: ALU | None = None,
     supervisor: Supervisor | None = None,
+    pages: PageStore | None = None,
 ) -> RunResult:
     """Run the plan, a loop over `step()`, until it completes or fails past repair.
 
     `inputs` are slot values defined before the first step (a skill's inputs); `skills`
-    are those its `call`s may run; `alu` answers its model ops. A `supervisor` (the
+    are those its `call`s may run; `alu` answers its model ops, whose contexts are paged
+    through the page table `pages` (babel.vm.pages; without one, the run keeps its own). A `supervisor` (the
     Controller) decides on failed steps and wanting results; a bare `on_failure` hook
     (with `check_result`) is one too.
 
@@ -384,7 +419,7 @@ def run_plan(
         supervisor = HookSupervisor(on_failure, check_result)
     checking = check_result is not None or (supervisor is not None and on_failure is None)
     return supervise(plan, sandbox, policy or Policy(), supervisor, on_event=on_event, run_id=run_id, meta=meta,
-                     inputs=inputs, finish=finish, skills=skills, check=checking, alu=alu)
+                     inputs=inputs, finish=finish, skills=skills, check=checking, alu=alu, pages=pages)
 
 
 def supervise(
@@ -401,12 +436,13 @@ def supervise(
     skills: SkillMap = NO_SKILLS,
     check: bool = False,
     alu: ALU | None = None,
+    pages: PageStore | None = None,
 ) -> RunResult:
     """Run a process to its end, the supervisor deciding on each failed step and, when
     `check` is set and the plan is read-only, on a completed result that falls short."""
     run_id = run_id or new_run_id()
     emit = on_event or (lambda event: None)
-    process = Process(plan, policy, skills, dict(inputs or {}), alu=alu, slots=dict(inputs or {}))
+    process = Process(plan, policy, skills, dict(inputs or {}), alu=alu, slots=dict(inputs or {}), pages=pages)
     emit(RunStart(run_id, datetime.now(UTC).isoformat(), to_json(plan), policy.to_json(), dict(meta or {}), pid=process.pid))
     first_answer: tuple[Plan, dict[str, Any]] | None = None  # the run as it completed before any result repair
     unrepaired: tuple[bool, str | None] | None = None
@@ -443,6 +479,8 @@ def supervise(
                     process.resume(process.program, len(process.program.steps))
                 else:
                     process.resume(patched, process.pc - 1)
+    if process.memory is not None:
+        process.memory.flush()
     status = "ok" if process.status == "done" and process.program.steps else "failed"
     error = finish(run_id, emit) if status == "ok" and finish is not None else None
     if error is not None:

@@ -118,6 +118,37 @@ class Choice:
     memo: bool
 
 
+class ContextMemory(Protocol):
+    """What a handler may ask of its process's context pages (babel.vm.pages keeps them).
+    A page is given and taken as its reference, {page, source, tokens}; each raises
+    StepFailure (context_over_budget when a page or a context does not fit)."""
+
+    def load_file(self, path: str, region: tuple[int, int] | None, pin: bool) -> dict[str, Any]:
+        """The page of a workspace file (read through the sandbox), or of its lines region."""
+        ...
+    def load(self, ref: Any, pin: bool) -> dict[str, Any]:
+        """A page brought back into the working set."""
+        ...
+    def store(self, name: str, text: str, pin: bool) -> dict[str, Any]:
+        """A page holding `text`, named `name` (the same name and text on a later run reuses it)."""
+        ...
+    def fill(self, ref: Any, text: str) -> dict[str, Any]:
+        """An allocated page, its text now `text`."""
+        ...
+    def alloc(self, name: str, tokens: int) -> dict[str, Any]:
+        """An empty page that holds `tokens` of the working set until it is freed."""
+        ...
+    def free(self, ref: Any) -> dict[str, Any]:
+        """The page, released from the working set."""
+        ...
+    def context(self, name: str, items: list[Any], extra: str, budget: int | None, call: bool = True) -> list[str]:
+        """The texts one model call reads: each item a page (faulted in if it is not resident)
+        or a value (paged as `name`.N); with `extra` (its instructions and question) the
+        whole must fit `budget` and the working set's. Without `call`, the texts are part of
+        later calls' contexts (each counts them), not sent now."""
+        ...
+
+
 class Machine(Protocol):
     """What a handler may ask of the machine that performs its step (babel.vm provides it)."""
 
@@ -141,6 +172,10 @@ class Machine(Protocol):
         ...
     def confidence(self, slot: str) -> float | None:
         """The confidence (0 to 1) of the model op whose value the slot holds, or None."""
+        ...
+    @property
+    def memory(self) -> ContextMemory:
+        """The process's context pages and working set."""
         ...
     def say(self, line: str) -> None:
         """A line of progress while the step runs (live only: shown under its status line on

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from babel.lang import Diagnostic, SlotRef, Step, as_lines, as_text
+from babel.lang import Diagnostic, SlotRef, Step, as_lines, as_text, is_page
 from babel.verify.ops.base import Answer, Chat, Choice, Handler, Machine, Outcome, SkillTable, StepFailure, diag, int_range, literal_int, run_int
 from babel.verify.policy import Policy
 
@@ -22,21 +22,34 @@ SYSTEM = ("You are one step of a checked plan. Read the messages and answer exac
           "with nothing before or after it.")
 MAX_TOKENS = 2048
 MAX_OPTIONS = 16
+MIN_BUDGET, MAX_BUDGET = 64, 1_000_000
 
 
-def chat(step: Step, args: dict[str, Any], prompt: str) -> Chat:
+def chat(step: Step, args: dict[str, Any], prompt: str, machine: Machine) -> Chat:
     """The step's context as messages: a literal list gives one message per item, any
-    other value one message; then the prompt. Consecutive user messages are merged."""
+    other value one message; then the prompt. Consecutive user messages are merged. Each
+    item is a page of the process's working set (a value is paged as the step's), and
+    the whole must fit the step's budget= and the working set's (context_over_budget)."""
     given = step.args.get("context")
     value = args.get("context")
-    items = [as_text(v) for v in value] if isinstance(given, list) and isinstance(value, list) else ([] if value is None else [as_text(value)])
+    items = list(value) if isinstance(given, list) and isinstance(value, list) else ([] if value is None else [value])
+    texts = machine.memory.context(step.id, items, SYSTEM + "\n" + prompt, budget(args))
     messages: Chat = [{"role": "system", "content": SYSTEM}]
-    for content in [*[item.rstrip("\n") for item in items if item.strip()], prompt]:
+    for content in [*[item.rstrip("\n") for item in texts if item.strip()], prompt]:
         if messages[-1]["role"] == "user":
             messages[-1] = {"role": "user", "content": messages[-1]["content"] + "\n\n" + content}
         else:
             messages.append({"role": "user", "content": content})
     return messages
+
+
+def budget(args: dict[str, Any]) -> int | None:
+    """The step's own cap on a model call's context tokens (budget=), if it sets one."""
+    return run_int(args, "budget", 0, MIN_BUDGET, MAX_BUDGET) if "budget" in args else None
+
+
+def check_budget(step: Step) -> list[Diagnostic]:
+    return int_range(step, "budget", MIN_BUDGET, MAX_BUDGET)
 
 
 def cost(answer: Answer | Choice) -> dict[str, Any]:
@@ -54,11 +67,11 @@ class Infer(Handler):
         budget = step.args.get("max_tokens")
         if isinstance(budget, int) and not isinstance(budget, bool) and not 1 <= budget <= MAX_TOKENS:
             return [diag(step, "E_BUDGET_TOKENS", f"max_tokens={budget} is outside 1 to {MAX_TOKENS}")]
-        return []
+        return check_budget(step)
 
     def perform(self, step: Step, args: dict[str, Any], machine: Machine) -> Outcome:
-        budget = args.get("max_tokens", 256)
-        answer = machine.ask(chat(step, args, as_text(args["prompt"])), int(budget))
+        limit = args.get("max_tokens", 256)
+        answer = machine.ask(chat(step, args, as_text(args["prompt"]), machine), int(limit))
         return Outcome(answer.text.strip(), cost(answer))
 
 
@@ -74,9 +87,12 @@ class Eval(Handler):
     answers = ("yes", "no")
     REPLIES = ["Yes", "No"]  # scored as the model would write them; the value is "yes" or "no"
 
+    def check(self, step: Step, policy: Policy, skills: SkillTable) -> list[Diagnostic]:
+        return check_budget(step)
+
     def perform(self, step: Step, args: dict[str, Any], machine: Machine) -> Outcome:
         prompt = as_text(args["prompt"]).rstrip() + " Answer Yes or No."
-        choice = machine.choose(chat(step, args, prompt), self.REPLIES)
+        choice = machine.choose(chat(step, args, prompt, machine), self.REPLIES)
         answer, confidence = _best(self.REPLIES, choice)
         return Outcome(answer.lower(), {**cost(choice), "confidence": round(confidence, 4)})
 
@@ -89,20 +105,20 @@ class Select(Handler):
     def check(self, step: Step, policy: Policy, skills: SkillTable) -> list[Diagnostic]:
         options = step.args.get("options")
         if isinstance(options, SlotRef):
-            return []
+            return check_budget(step)
         listed = as_lines(options) if isinstance(options, (str, list)) else []
         if not 2 <= len(listed) <= MAX_OPTIONS:
             return [diag(step, "E_ARG_INVALID", f"options= needs 2 to {MAX_OPTIONS} options, not {len(listed)}")]
         if len(set(listed)) != len(listed):
             return [diag(step, "E_ARG_INVALID", "options= lists an option twice")]
-        return []
+        return check_budget(step)
 
     def perform(self, step: Step, args: dict[str, Any], machine: Machine) -> Outcome:
         options = [line for line in as_lines(args["options"]) if line.strip()]
         if not 2 <= len(options) <= MAX_OPTIONS:
             raise StepFailure("invalid_output", f"options= holds {len(options)} options; select needs 2 to {MAX_OPTIONS}")
         prompt = as_text(args["prompt"]).rstrip() + "\nAnswer with one of: " + "; ".join(options) + "."
-        choice = machine.choose(chat(step, args, prompt), options)
+        choice = machine.choose(chat(step, args, prompt, machine), options)
         answer, confidence = _best(options, choice)
         probabilities = {option: round(p, 4) for option, p in zip(options, choice.probabilities, strict=True)}
         return Outcome(answer, {**cost(choice), "confidence": round(confidence, 4), "probabilities": probabilities})
@@ -131,6 +147,7 @@ class Filter(Handler):
 
     def check(self, step: Step, policy: Policy, skills: SkillTable) -> list[Diagnostic]:
         out = literal_int(step, "votes", 1, MAX_OPTIONS) + int_range(step, "min_confidence", 1, 99) + int_range(step, "limit", 1, 2000)
+        out += check_budget(step)
         prompt, reasons, mode = step.args.get("prompt"), step.args.get("reasons"), step.args.get("mode", "mean")
         questions = [line for line in as_lines(prompt) if line.strip()] if isinstance(prompt, (str, list)) else None
         labels = [r for r in as_lines(reasons) if r.strip()] if isinstance(reasons, (str, list)) else None
@@ -165,11 +182,13 @@ class Filter(Handler):
         reasons = [line.strip() for line in as_lines(args["reasons"]) if line.strip()] if "reasons" in args else []
         if mode == "any" and reasons and len(reasons) < len(questions):
             raise StepFailure("invalid_output", f"mode=any takes one reason per question: {len(questions)} questions, {len(reasons)} reasons")
-        before = as_text(args["context"]).strip() if "context" in args else ""
+        before = _context_text(step, args, machine)
         spent = {"context_tokens": 0, "latency_ms": 0.0, "calls": 0, "memo_hits": 0}
+        cap = budget(args)
 
-        def ask(body: str, question: str, options: list[str]) -> Choice:
-            messages: Chat = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": f"{body}\n\n{question}"}]
+        def ask(number: int, body: str, question: str, options: list[str]) -> Choice:
+            paged = machine.memory.context(f"{step.id}.item{number}", [body], SYSTEM + "\n" + question, cap)[0]
+            messages: Chat = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": f"{paged}\n\n{question}"}]
             choice = machine.choose(messages, options)
             spent["context_tokens"] += choice.context_tokens
             spent["latency_ms"] += choice.latency_ms
@@ -182,11 +201,11 @@ class Filter(Handler):
         for number, (item, body) in enumerate(zip(items, bodies, strict=True), 1):
             name = f"{item.get('path')}:{item.get('line')}" if isinstance(item, dict) else as_text(item)[:60]
             machine.say(f"judging {number} of {len(items)}: {name}")
-            scores.append([ask(body, q.rstrip() + " Answer Yes or No.", Eval.REPLIES).probabilities[0] for q in questions])
+            scores.append([ask(number, body, q.rstrip() + " Answer Yes or No.", Eval.REPLIES).probabilities[0] for q in questions])
         medians = [_median([row[i] for row in scores]) for i in range(len(questions))] if calibrate else [0.0] * len(questions)
         kept: list[Any] = []
         judged: list[dict[str, Any]] = []
-        for item, body, row in zip(items, bodies, scores, strict=True):
+        for number, (item, body, row) in enumerate(zip(items, bodies, scores, strict=True), 1):
             lifts = [p - m for p, m in zip(row, medians, strict=True)]
             best = max(range(len(lifts)), key=lambda i: lifts[i])
             score = lifts[best] if mode == "any" else sum(lifts) / len(lifts)
@@ -197,7 +216,7 @@ class Filter(Handler):
             record: dict[str, Any] = dict(item) if isinstance(item, dict) else {"text": as_text(item)}
             record["confidence"] = round(sum(row) / len(row) if mode == "mean" else row[best], 4)
             if reasons:
-                why = reasons[best] if mode == "any" else _best(reasons, ask(body, "Which of these best says what is wrong in this code? "
+                why = reasons[best] if mode == "any" else _best(reasons, ask(number, body, "Which of these best says what is wrong in this code? "
                                                                               + "; ".join(reasons) + ".", reasons))[0]
                 record["why"] = why
                 record["text"] = f"[{why}] {record.get('text', '')}"
@@ -207,6 +226,17 @@ class Filter(Handler):
                   "latency_ms": round(spent["latency_ms"], 3), "model_calls": spent["calls"], "memo_hits": spent["memo_hits"],
                   "items": judged[:100]}
         return Outcome(kept, detail)
+
+
+def _context_text(step: Step, args: dict[str, Any], machine: Machine) -> str:
+    """What a filter reads before each item, as one text (pages faulted in; the items' own calls count it again)."""
+    if "context" not in args:
+        return ""
+    value = args["context"]
+    items = list(value) if isinstance(step.args.get("context"), list) and isinstance(value, list) else [value]
+    if not any(is_page(item) for item in items):
+        return as_text(value).strip()
+    return "\n".join(text.rstrip("\n") for text in machine.memory.context(f"{step.id}.context", items, "", None, call=False)).strip()
 
 
 def _median(values: list[float]) -> float:
